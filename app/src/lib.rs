@@ -1,0 +1,63 @@
+//! The admin dashboard: routes, layout, pages and the server functions they call.
+//!
+//! Rendered on the server (feature `ssr`) and hydrated in the browser (feature `hydrate`).
+//! Server-function bodies only call the service layer (`domain`), like the JSON API does.
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{Route, Router, Routes},
+    path,
+};
+
+pub mod api;
+mod format;
+mod layout;
+mod pages;
+
+/// URL prefix of every server function; kept apart from the JSON API under `/api/v1`.
+pub const SERVER_FN_PREFIX: &str = "/ui/fn";
+
+/// The HTML document around the app; rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="description" content="MCP Orchestrator: registries, catalog, deployments and pipeline runs of MCP servers." />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body class="min-h-screen bg-slate-50 text-slate-900 antialiased">
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The application: routes inside the dashboard layout.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/mcp-orchestrator.css" />
+        <Title formatter=|page: String| format!("{page} · MCP Orchestrator") />
+        <Router>
+            <layout::Shell>
+                <Routes fallback=pages::NotFound>
+                    <Route path=path!("/") view=pages::Overview />
+                    <Route path=path!("/registries") view=|| pages::not_built("Registries", "Registry sources (the official MCP Registry API and file catalogs) and their sync history.") />
+                    <Route path=path!("/catalog") view=|| pages::not_built("Catalog", "Searchable server entries synced from the registries, with a deployability verdict for each.") />
+                    <Route path=path!("/deployments") view=|| pages::not_built("Deployments", "Running and stopped MCP servers on Docker or as local processes, with their capabilities.") />
+                    <Route path=path!("/pipeline-runs") view=|| pages::not_built("Pipeline runs", "Durable runs taking a catalog entry through resolve, deploy, handshake, discovery and health checks.") />
+                    <Route path=path!("/fleet-health") view=|| pages::not_built("Health", "Fleet health, incidents, latency and uptime of every deployment.") />
+                    <Route path=path!("/settings") view=|| pages::not_built("Settings", "Users, API keys, roles and the audit log.") />
+                </Routes>
+            </layout::Shell>
+        </Router>
+    }
+}

@@ -1,0 +1,308 @@
+//! Opening the database: a typed URL, pool options, SQLite pragmas, migrations.
+
+use std::{fmt, path::PathBuf, str::FromStr, time::Duration};
+
+use migrations::{Migrator, MigratorTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, SqlxPostgresConnector, SqlxSqliteConnector};
+use sqlx::{
+    postgres::{PgConnectOptions, PgPoolOptions},
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+    ConnectOptions,
+};
+use types::DatabaseBackend;
+
+pub use sea_orm::DbErr;
+
+/// A database URL that has been checked: an SQLite file or a PostgreSQL server.
+///
+/// Holding one means the URL parses; it may still point at a server that is down.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl {
+    raw: String,
+    backend: DatabaseBackend,
+}
+
+impl DatabaseUrl {
+    /// Parses `sqlite://path/to/file.db[?…]` or `postgres[ql]://user:pass@host/db[?…]`.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Err("must not be empty".into());
+        }
+        if let Some(rest) = raw.strip_prefix("sqlite:") {
+            let path = rest.trim_start_matches("//");
+            if path.starts_with(":memory:") || path.contains("mode=memory") {
+                return Err("in-memory SQLite loses everything at exit; give a file path".into());
+            }
+            if path.split('?').next().unwrap_or_default().is_empty() {
+                return Err("an SQLite URL needs a file path, e.g. sqlite://data/mcpo.db".into());
+            }
+            SqliteConnectOptions::from_str(raw).map_err(|e| e.to_string())?;
+            return Ok(Self {
+                raw: raw.to_owned(),
+                backend: DatabaseBackend::Sqlite,
+            });
+        }
+        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            // sqlx's message may quote the URL; never echo it.
+            PgConnectOptions::from_str(raw).map_err(|_| "not a valid PostgreSQL URL".to_owned())?;
+            return Ok(Self {
+                raw: raw.to_owned(),
+                backend: DatabaseBackend::Postgresql,
+            });
+        }
+        Err("must start with sqlite:// or postgres://".into())
+    }
+
+    /// Which engine this URL selects.
+    pub fn backend(&self) -> DatabaseBackend {
+        self.backend
+    }
+
+    /// The URL with any password replaced by `***`, for logs and the API.
+    pub fn redacted(&self) -> String {
+        redact_url(&self.raw)
+    }
+
+    /// The full URL, password included. Only the connector should read it.
+    pub fn expose(&self) -> &str {
+        &self.raw
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+/// Replaces the password of `scheme://user:password@host…` and any `password=` query value.
+fn redact_url(raw: &str) -> String {
+    let mut out = raw.to_owned();
+    if let Some(scheme_end) = out.find("://") {
+        let after = scheme_end + 3;
+        let authority_end = out[after..].find('/').map_or(out.len(), |i| after + i);
+        if let Some(at) = out[after..authority_end].rfind('@') {
+            let userinfo = &out[after..after + at];
+            if let Some(colon) = userinfo.find(':') {
+                out.replace_range(after + colon + 1..after + at, "***");
+            }
+        }
+    }
+    if let Some(q) = out.find('?') {
+        let (base, query) = out.split_at(q + 1);
+        let redacted: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                _ => pair.to_owned(),
+            })
+            .collect();
+        out = format!("{base}{}", redacted.join("&"));
+    }
+    out
+}
+
+/// Pool settings (from configuration).
+#[derive(Clone, Debug)]
+pub struct DbOptions {
+    /// Largest number of pooled connections.
+    pub max_connections: u32,
+    /// How long SQLite waits on a locked database before giving up.
+    pub busy_timeout: Duration,
+    /// How long to wait for a connection from the pool (and to connect).
+    pub acquire_timeout: Duration,
+}
+
+impl Default for DbOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            busy_timeout: Duration::from_secs(5),
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A connection pool and the engine behind it.
+#[derive(Clone, Debug)]
+pub struct Database {
+    /// The sea-orm connection (a pool).
+    pub conn: DatabaseConnection,
+    /// SQLite or PostgreSQL.
+    pub backend: DatabaseBackend,
+}
+
+/// Why the database could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The directory for the SQLite file could not be created.
+    #[error("cannot create directory {path}: {source}")]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The engine refused or could not be reached.
+    #[error("cannot open {url}: {source}")]
+    Open { url: String, source: sqlx::Error },
+}
+
+impl Database {
+    /// Opens a pool. SQLite gets WAL, foreign keys, a busy timeout and `synchronous=NORMAL`
+    /// (safe with WAL); the file and its directory are created when missing.
+    pub async fn connect(url: &DatabaseUrl, opts: &DbOptions) -> Result<Self, ConnectError> {
+        let open_err = |source| ConnectError::Open {
+            url: url.redacted(),
+            source,
+        };
+        let slow = Duration::from_millis(500);
+        let conn = match url.backend {
+            DatabaseBackend::Sqlite => {
+                let options = SqliteConnectOptions::from_str(url.expose())
+                    .map_err(open_err)?
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .foreign_keys(true)
+                    .busy_timeout(opts.busy_timeout)
+                    .log_slow_statements(log::LevelFilter::Warn, slow);
+                if let Some(dir) = options.get_filename().parent() {
+                    if !dir.as_os_str().is_empty() {
+                        std::fs::create_dir_all(dir).map_err(|source| ConnectError::CreateDir {
+                            path: dir.to_owned(),
+                            source,
+                        })?;
+                    }
+                }
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(opts.max_connections)
+                    .acquire_timeout(opts.acquire_timeout)
+                    .connect_with(options)
+                    .await
+                    .map_err(open_err)?;
+                SqlxSqliteConnector::from_sqlx_sqlite_pool(pool)
+            }
+            DatabaseBackend::Postgresql => {
+                let options = PgConnectOptions::from_str(url.expose())
+                    .map_err(open_err)?
+                    .log_slow_statements(log::LevelFilter::Warn, slow);
+                let pool = PgPoolOptions::new()
+                    .max_connections(opts.max_connections)
+                    .acquire_timeout(opts.acquire_timeout)
+                    .connect_with(options)
+                    .await
+                    .map_err(open_err)?;
+                SqlxPostgresConnector::from_sqlx_postgres_pool(pool)
+            }
+        };
+        Ok(Self {
+            conn,
+            backend: url.backend,
+        })
+    }
+
+    /// Runs a trivial statement: is the database reachable right now?
+    pub async fn ping(&self) -> Result<(), DbErr> {
+        self.conn.execute_unprepared("SELECT 1").await.map(|_| ())
+    }
+
+    /// Applies every pending migration.
+    pub async fn migrate_up(&self) -> Result<(), DbErr> {
+        Migrator::up(&self.conn, None).await
+    }
+
+    /// Rolls back the newest `steps` applied migrations (all of them with `None`).
+    pub async fn migrate_down(&self, steps: Option<u32>) -> Result<(), DbErr> {
+        Migrator::down(&self.conn, steps).await
+    }
+
+    /// Every migration this build knows, in order, with whether it is applied.
+    pub async fn migrations(&self) -> Result<Vec<(String, bool)>, DbErr> {
+        use migrations::MigrationStatus;
+        Ok(Migrator::get_migration_with_status(&self.conn)
+            .await?
+            .into_iter()
+            .map(|m| {
+                (
+                    m.name().to_owned(),
+                    matches!(m.status(), MigrationStatus::Applied),
+                )
+            })
+            .collect())
+    }
+
+    /// Closes the pool, waiting for connections in use to come back.
+    pub async fn close(self) {
+        if let Err(e) = self.conn.close().await {
+            tracing::warn!(error = %e, "closing the database pool failed");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_sqlite_and_postgres() {
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://data/x.db").unwrap().backend(),
+            DatabaseBackend::Sqlite
+        );
+        assert_eq!(
+            DatabaseUrl::parse("postgres://u:p@127.0.0.1:5432/db")
+                .unwrap()
+                .backend(),
+            DatabaseBackend::Postgresql
+        );
+    }
+
+    #[test]
+    fn rejects_what_cannot_work() {
+        for bad in [
+            "",
+            "  ",
+            "mysql://x/y",
+            "sqlite::memory:",
+            "sqlite://",
+            "http://x",
+        ] {
+            assert!(
+                DatabaseUrl::parse(bad).is_err(),
+                "{bad:?} should be rejected"
+            );
+        }
+    }
+
+    #[test]
+    fn redacts_passwords_everywhere() {
+        let url = DatabaseUrl::parse(
+            "postgres://mcpo:s3cret@db:5432/mcpo?password=s3cret&sslmode=disable",
+        )
+        .unwrap();
+        let shown = url.redacted();
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert_eq!(
+            shown,
+            "postgres://mcpo:***@db:5432/mcpo?password=***&sslmode=disable"
+        );
+        assert!(!format!("{url:?}").contains("s3cret"));
+        // No password: unchanged.
+        assert_eq!(
+            redact_url("postgres://mcpo@db/mcpo"),
+            "postgres://mcpo@db/mcpo"
+        );
+    }
+
+    #[test]
+    fn invalid_postgres_url_error_does_not_echo_it() {
+        let err = DatabaseUrl::parse("postgres://u:topsecret@host:notaport/db").unwrap_err();
+        assert!(!err.contains("topsecret"), "{err}");
+    }
+}

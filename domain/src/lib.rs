@@ -1,0 +1,24 @@
+//! The service layer. Every use case is one function here; the JSON API and the dashboard's
+//! server functions are thin adapters over it, so they cannot disagree.
+
+pub mod db;
+pub mod entities;
+pub mod error;
+pub mod health;
+pub mod system;
+
+pub use db::{Database, DatabaseUrl, DbOptions};
+pub use error::DomainError;
+pub use system::Instance;
+
+/// Version of this build, as shown in the API, the dashboard and `/metrics`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// What every service function needs: the database and who this process is.
+#[derive(Clone, Debug)]
+pub struct Ctx {
+    /// The connection pool and its engine.
+    pub db: Database,
+    /// This process, as recorded in the `instances` table.
+    pub instance: Instance,
+}

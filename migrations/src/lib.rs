@@ -1,0 +1,19 @@
+//! Schema migrations, one file per migration (`mYYYYMMDD_HHMMSS_what.rs`), each with a `down`.
+//!
+//! They run at start-up (`serve`) and by hand (`mcp-orchestrator migrate up|down|status`).
+//! A test runs all ups, all downs and all ups again on SQLite and PostgreSQL.
+
+pub use sea_orm_migration::prelude::*;
+pub use sea_orm_migration::MigrationStatus;
+
+mod m20261121_000001_create_instances;
+
+/// The ordered list of migrations this build knows.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261121_000001_create_instances::Migration)]
+    }
+}

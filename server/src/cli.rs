@@ -1,0 +1,133 @@
+//! Command line: `serve` (default), `migrate up|down|status`, `config check`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use domain::Database;
+
+use crate::config::{Config, Layers};
+
+/// MCP Orchestrator: turns MCP server entries from registries into running, watched servers.
+#[derive(Debug, Parser)]
+#[command(name = "mcp-orchestrator", version, about, long_about = None)]
+pub struct Cli {
+    /// TOML configuration file (layered over the defaults, under MCPO_* environment variables).
+    #[arg(long, short, global = true, env = "MCPO_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// What to do.
+#[derive(Debug, Default, Subcommand)]
+pub enum Command {
+    /// Serve the dashboard, the JSON API, health and metrics (the default).
+    #[default]
+    Serve,
+    /// Manage the database schema.
+    Migrate {
+        #[command(subcommand)]
+        action: MigrateAction,
+    },
+    /// Inspect the configuration.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+}
+
+/// Schema actions.
+#[derive(Debug, Subcommand)]
+pub enum MigrateAction {
+    /// Apply every pending migration.
+    Up,
+    /// Roll back the newest migration(s).
+    Down {
+        /// How many to roll back.
+        #[arg(long, short = 'n', default_value_t = 1, conflicts_with = "all")]
+        steps: u32,
+        /// Roll back every migration.
+        #[arg(long)]
+        all: bool,
+    },
+    /// List migrations and whether each is applied.
+    Status,
+}
+
+/// Configuration actions.
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Validate the configuration and print every effective setting (secrets redacted).
+    Check,
+}
+
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Connect(#[from] domain::db::ConnectError),
+    #[error("migration failed: {0}")]
+    Migrate(domain::db::DbErr),
+    #[error(transparent)]
+    Domain(#[from] domain::DomainError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server error: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Runs one command to completion.
+pub async fn run(command: Command, config: Config, layers: Layers) -> Result<(), RunError> {
+    match command {
+        Command::Serve => crate::serve::run(config).await,
+        Command::Config {
+            action: ConfigAction::Check,
+        } => {
+            for s in layers.describe(&config).settings {
+                let origin = layers
+                    .origin(&s.key)
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                println!("{} = {}    # {}, from {}", s.key, s.value, s.env, origin);
+            }
+            Ok(())
+        }
+        Command::Migrate { action } => {
+            let db = Database::connect(&config.database_url, &config.database).await?;
+            let result = migrate(&db, action).await;
+            db.close().await;
+            result
+        }
+    }
+}
+
+async fn migrate(db: &Database, action: MigrateAction) -> Result<(), RunError> {
+    match action {
+        MigrateAction::Up => {
+            db.migrate_up().await.map_err(RunError::Migrate)?;
+            println!("all migrations applied");
+        }
+        MigrateAction::Down { steps, all } => {
+            db.migrate_down(if all { None } else { Some(steps) })
+                .await
+                .map_err(RunError::Migrate)?;
+            println!(
+                "rolled back {}",
+                if all {
+                    "every migration".to_owned()
+                } else {
+                    format!("{steps} migration(s)")
+                }
+            );
+        }
+        MigrateAction::Status => {
+            for (name, applied) in db.migrations().await.map_err(RunError::Migrate)? {
+                println!("{} {name}", if applied { "applied" } else { "pending" });
+            }
+        }
+    }
+    Ok(())
+}

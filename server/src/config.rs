@@ -1,0 +1,553 @@
+//! Typed, layered configuration: defaults → optional TOML file → `MCPO_*` environment.
+//!
+//! Every setting has one dotted key (as written in the TOML file), one environment variable
+//! and a default. Layers are merged as raw text with their origin, then parsed once into
+//! [`Config`], so an error can always name the setting and where its value came from. An
+//! unknown key in a file is an error (a typo would otherwise be silently ignored).
+
+use std::{collections::BTreeMap, fmt, net::SocketAddr, path::PathBuf, time::Duration};
+
+use domain::{DatabaseUrl, DbOptions};
+use types::{ConfigSetting, ConfigValidation};
+
+/// How logs are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// JSON when standard error is not a terminal, readable text when it is.
+    Auto,
+    /// One JSON object per line (production).
+    Json,
+    /// Human-readable lines (development).
+    Pretty,
+}
+
+/// The validated configuration. Holding one means every value is usable.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Address the HTTP server binds.
+    pub listen: SocketAddr,
+    /// The database.
+    pub database_url: DatabaseUrl,
+    /// Pool settings.
+    pub database: DbOptions,
+    /// Directory holding the built site (`pkg/` with JS, WASM and CSS; public files).
+    pub site_root: PathBuf,
+    /// Log output format.
+    pub log_format: LogFormat,
+    /// Largest request body accepted, in bytes.
+    pub body_limit: usize,
+    /// How long a SIGTERM waits for in-flight requests before exiting anyway.
+    pub shutdown_grace: Duration,
+}
+
+/// One known setting.
+struct Setting {
+    key: &'static str,
+    env: &'static str,
+    /// A second variable name honoured for compatibility (e.g. `DATABASE_URL`).
+    alias: Option<&'static str>,
+    default: &'static str,
+    /// Its value is never shown (logs, errors, API answers).
+    secret: bool,
+}
+
+const fn setting(key: &'static str, env: &'static str, default: &'static str) -> Setting {
+    Setting {
+        key,
+        env,
+        alias: None,
+        default,
+        secret: false,
+    }
+}
+
+/// Every setting, in the order they are listed to people.
+const SETTINGS: &[Setting] = &[
+    setting("listen", "MCPO_LISTEN", "127.0.0.1:3000"),
+    Setting {
+        key: "database.url",
+        env: "MCPO_DATABASE_URL",
+        alias: Some("DATABASE_URL"),
+        default: "sqlite://data/mcp-orchestrator.db",
+        secret: true,
+    },
+    setting(
+        "database.max_connections",
+        "MCPO_DATABASE_MAX_CONNECTIONS",
+        "10",
+    ),
+    setting(
+        "database.busy_timeout_ms",
+        "MCPO_DATABASE_BUSY_TIMEOUT_MS",
+        "5000",
+    ),
+    setting(
+        "database.acquire_timeout_ms",
+        "MCPO_DATABASE_ACQUIRE_TIMEOUT_MS",
+        "5000",
+    ),
+    setting("site_root", "MCPO_SITE_ROOT", "target/site"),
+    setting("log.format", "MCPO_LOG_FORMAT", "auto"),
+    setting(
+        "http.body_limit_bytes",
+        "MCPO_HTTP_BODY_LIMIT_BYTES",
+        "1048576",
+    ),
+    setting(
+        "http.shutdown_grace_seconds",
+        "MCPO_HTTP_SHUTDOWN_GRACE_SECONDS",
+        "30",
+    ),
+];
+
+/// Where a value came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// The built-in default.
+    Default,
+    /// A configuration file (its path).
+    File(String),
+    /// An environment variable (its name).
+    Env(String),
+    /// A document sent to `POST /api/v1/config/validate`.
+    Document,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Default => f.write_str("default"),
+            Self::File(path) => write!(f, "config file {path}"),
+            Self::Env(name) => write!(f, "environment variable {name}"),
+            Self::Document => f.write_str("the submitted document"),
+        }
+    }
+}
+
+/// Why the configuration cannot be used. The message names the setting and never a secret.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A value does not parse or is out of range.
+    #[error("invalid setting `{key}` (from {origin}): {message}")]
+    Invalid {
+        key: String,
+        origin: Origin,
+        message: String,
+    },
+    /// A key that no setting has.
+    #[error("unknown setting `{key}` in {origin}")]
+    Unknown { key: String, origin: Origin },
+    /// The file could not be read or is not TOML.
+    #[error("cannot use config file {path}: {message}")]
+    File { path: String, message: String },
+}
+
+impl ConfigError {
+    /// The dotted key of the setting at fault, if the error is about one.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            Self::Invalid { key, .. } | Self::Unknown { key, .. } => Some(key),
+            Self::File { .. } => None,
+        }
+    }
+}
+
+/// Raw values with their origin, layered over the defaults.
+#[derive(Clone, Debug)]
+pub struct Layers {
+    values: BTreeMap<&'static str, (String, Origin)>,
+}
+
+impl Default for Layers {
+    fn default() -> Self {
+        Self {
+            values: SETTINGS
+                .iter()
+                .map(|s| (s.key, (s.default.to_owned(), Origin::Default)))
+                .collect(),
+        }
+    }
+}
+
+impl Layers {
+    /// Applies `key = value` pairs (dotted keys) from one source.
+    pub fn apply(
+        &mut self,
+        pairs: impl IntoIterator<Item = (String, String)>,
+        origin: &Origin,
+    ) -> Result<(), ConfigError> {
+        for (key, value) in pairs {
+            let setting =
+                SETTINGS
+                    .iter()
+                    .find(|s| s.key == key)
+                    .ok_or_else(|| ConfigError::Unknown {
+                        key: key.clone(),
+                        origin: origin.clone(),
+                    })?;
+            self.values.insert(setting.key, (value, origin.clone()));
+        }
+        Ok(())
+    }
+
+    /// Applies a TOML document (tables become dotted keys).
+    pub fn apply_toml(&mut self, text: &str, path: &str) -> Result<(), ConfigError> {
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| ConfigError::File {
+                path: path.to_owned(),
+                message: e.message().to_owned(),
+            })?;
+        let mut pairs = Vec::new();
+        flatten_toml("", &toml::Value::Table(table), &mut pairs, path)?;
+        self.apply(pairs, &Origin::File(path.to_owned()))
+    }
+
+    /// Applies a JSON object (nested objects become dotted keys).
+    pub fn apply_json(&mut self, doc: &serde_json::Value) -> Result<(), ConfigError> {
+        let mut pairs = Vec::new();
+        flatten_json("", doc, &mut pairs)?;
+        self.apply(pairs, &Origin::Document)
+    }
+
+    /// Applies `MCPO_*` variables (and aliases) found in `env`.
+    pub fn apply_env<'a>(&mut self, env: impl Fn(&str) -> Option<String> + 'a) {
+        for s in SETTINGS {
+            let found = [Some(s.env), s.alias]
+                .into_iter()
+                .flatten()
+                .find_map(|name| env(name).map(|v| (name, v)));
+            if let Some((name, value)) = found {
+                self.values
+                    .insert(s.key, (value, Origin::Env(name.to_owned())));
+            }
+        }
+    }
+
+    /// Parses every value into a [`Config`].
+    pub fn resolve(&self) -> Result<Config, ConfigError> {
+        let p = Parser { layers: self };
+        Ok(Config {
+            listen: p.parse("listen", |v| {
+                v.parse::<SocketAddr>()
+                    .map_err(|_| "expected an address like 127.0.0.1:3000 or [::1]:3000".to_owned())
+            })?,
+            database_url: p.parse("database.url", DatabaseUrl::parse)?,
+            database: DbOptions {
+                max_connections: p.parse("database.max_connections", |v| int_in(v, 1, 1000))?,
+                busy_timeout: Duration::from_millis(
+                    p.parse("database.busy_timeout_ms", |v| int_in(v, 0, 600_000))?,
+                ),
+                acquire_timeout: Duration::from_millis(
+                    p.parse("database.acquire_timeout_ms", |v| int_in(v, 1, 600_000))?,
+                ),
+            },
+            site_root: p.parse("site_root", |v| {
+                if v.trim().is_empty() {
+                    Err("must not be empty".to_owned())
+                } else {
+                    Ok(PathBuf::from(v))
+                }
+            })?,
+            log_format: p.parse("log.format", |v| match v.to_ascii_lowercase().as_str() {
+                "auto" => Ok(LogFormat::Auto),
+                "json" => Ok(LogFormat::Json),
+                "pretty" | "text" => Ok(LogFormat::Pretty),
+                _ => Err("expected auto, json or pretty".to_owned()),
+            })?,
+            body_limit: p.parse("http.body_limit_bytes", |v| int_in(v, 1024, 1 << 30))?,
+            shutdown_grace: Duration::from_secs(
+                p.parse("http.shutdown_grace_seconds", |v| int_in(v, 0, 3600))?,
+            ),
+        })
+    }
+
+    /// Every setting with its effective value (secrets redacted) — for `config check` and the API.
+    pub fn describe(&self, config: &Config) -> ConfigValidation {
+        let settings = SETTINGS
+            .iter()
+            .map(|s| {
+                let value = if s.key == "database.url" {
+                    config.database_url.redacted()
+                } else if s.secret {
+                    "***".to_owned()
+                } else {
+                    self.values[s.key].0.clone()
+                };
+                ConfigSetting {
+                    key: s.key.to_owned(),
+                    env: s.env.to_owned(),
+                    value,
+                }
+            })
+            .collect();
+        ConfigValidation { settings }
+    }
+
+    /// Where the value of `key` came from.
+    pub fn origin(&self, key: &str) -> Option<&Origin> {
+        self.values.get(key).map(|(_, o)| o)
+    }
+}
+
+struct Parser<'a> {
+    layers: &'a Layers,
+}
+
+impl Parser<'_> {
+    fn parse<T>(
+        &self,
+        key: &'static str,
+        f: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<T, ConfigError> {
+        let (raw, origin) = &self.layers.values[key];
+        let secret = SETTINGS.iter().any(|s| s.key == key && s.secret);
+        f(raw.trim()).map_err(|message| ConfigError::Invalid {
+            key: key.to_owned(),
+            origin: origin.clone(),
+            // Echo the offending value to help, unless it may hold a secret.
+            message: if secret {
+                message
+            } else {
+                format!("{message}; got {raw:?}")
+            },
+        })
+    }
+}
+
+fn int_in<T: TryFrom<u64>>(v: &str, min: u64, max: u64) -> Result<T, String> {
+    let n: u64 = v
+        .parse()
+        .map_err(|_| format!("expected a whole number from {min} to {max}"))?;
+    if !(min..=max).contains(&n) {
+        return Err(format!("expected a whole number from {min} to {max}"));
+    }
+    T::try_from(n).map_err(|_| format!("expected a whole number from {min} to {max}"))
+}
+
+fn join(prefix: &str, key: &str) -> String {
+    if prefix.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{prefix}.{key}")
+    }
+}
+
+fn flatten_toml(
+    prefix: &str,
+    v: &toml::Value,
+    out: &mut Vec<(String, String)>,
+    path: &str,
+) -> Result<(), ConfigError> {
+    match v {
+        toml::Value::Table(t) => {
+            for (k, v) in t {
+                flatten_toml(&join(prefix, k), v, out, path)?;
+            }
+        }
+        toml::Value::String(s) => out.push((prefix.to_owned(), s.clone())),
+        toml::Value::Integer(i) => out.push((prefix.to_owned(), i.to_string())),
+        toml::Value::Boolean(b) => out.push((prefix.to_owned(), b.to_string())),
+        _ => {
+            return Err(ConfigError::Invalid {
+                key: prefix.to_owned(),
+                origin: Origin::File(path.to_owned()),
+                message: "expected a string, a whole number or a boolean".into(),
+            })
+        }
+    }
+    Ok(())
+}
+
+fn flatten_json(
+    prefix: &str,
+    v: &serde_json::Value,
+    out: &mut Vec<(String, String)>,
+) -> Result<(), ConfigError> {
+    use serde_json::Value;
+    match v {
+        Value::Object(m) => {
+            for (k, v) in m {
+                flatten_json(&join(prefix, k), v, out)?;
+            }
+        }
+        Value::String(s) => out.push((prefix.to_owned(), s.clone())),
+        Value::Number(n) => out.push((prefix.to_owned(), n.to_string())),
+        Value::Bool(b) => out.push((prefix.to_owned(), b.to_string())),
+        _ if prefix.is_empty() => {
+            return Err(ConfigError::Invalid {
+                key: "(document)".into(),
+                origin: Origin::Document,
+                message: "expected a JSON object of settings".into(),
+            })
+        }
+        _ => {
+            return Err(ConfigError::Invalid {
+                key: prefix.to_owned(),
+                origin: Origin::Document,
+                message: "expected a string, a number or a boolean".into(),
+            })
+        }
+    }
+    Ok(())
+}
+
+/// Loads defaults, then `file` if given, then the process environment.
+pub fn load(file: Option<&std::path::Path>) -> Result<(Config, Layers), ConfigError> {
+    let mut layers = Layers::default();
+    if let Some(path) = file {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+            path: shown.clone(),
+            message: e.to_string(),
+        })?;
+        layers.apply_toml(&text, &shown)?;
+    }
+    layers.apply_env(|name| std::env::var(name).ok());
+    let config = layers.resolve()?;
+    Ok((config, layers))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let c = Layers::default().resolve().unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(c.database_url.backend(), types::DatabaseBackend::Sqlite);
+        assert_eq!(c.body_limit, 1024 * 1024);
+    }
+
+    #[test]
+    fn env_beats_file_beats_default() {
+        let mut l = Layers::default();
+        l.apply_toml(
+            "listen = \"127.0.0.1:4000\"\n[database]\nmax_connections = 3\n",
+            "a.toml",
+        )
+        .unwrap();
+        l.apply_env(env(&[("MCPO_LISTEN", "127.0.0.1:5000")]));
+        let c = l.resolve().unwrap();
+        assert_eq!(c.listen.port(), 5000);
+        assert_eq!(c.database.max_connections, 3);
+        assert_eq!(l.origin("listen"), Some(&Origin::Env("MCPO_LISTEN".into())));
+        assert_eq!(
+            l.origin("database.max_connections"),
+            Some(&Origin::File("a.toml".into()))
+        );
+    }
+
+    #[test]
+    fn database_url_alias_and_prefixed_name() {
+        let mut l = Layers::default();
+        l.apply_env(env(&[("DATABASE_URL", "postgres://u:p@h/db")]));
+        assert_eq!(
+            l.resolve().unwrap().database_url.backend(),
+            types::DatabaseBackend::Postgresql
+        );
+        // The prefixed name wins over the alias.
+        let mut l = Layers::default();
+        l.apply_env(env(&[
+            ("DATABASE_URL", "postgres://u:p@h/db"),
+            ("MCPO_DATABASE_URL", "sqlite://x.db"),
+        ]));
+        assert_eq!(
+            l.resolve().unwrap().database_url.backend(),
+            types::DatabaseBackend::Sqlite
+        );
+    }
+
+    #[test]
+    fn errors_name_the_setting_and_origin() {
+        let mut l = Layers::default();
+        l.apply_env(env(&[("MCPO_LISTEN", "not-an-address")]));
+        let e = l.resolve().unwrap_err();
+        assert_eq!(e.key(), Some("listen"));
+        let msg = e.to_string();
+        assert!(
+            msg.contains("`listen`")
+                && msg.contains("MCPO_LISTEN")
+                && msg.contains("not-an-address"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn out_of_range_numbers_are_refused() {
+        for (var, value) in [
+            ("MCPO_DATABASE_MAX_CONNECTIONS", "0"),
+            ("MCPO_DATABASE_MAX_CONNECTIONS", "-1"),
+            ("MCPO_DATABASE_MAX_CONNECTIONS", "abc"),
+            ("MCPO_HTTP_BODY_LIMIT_BYTES", "10"),
+            ("MCPO_LOG_FORMAT", "xml"),
+        ] {
+            let mut l = Layers::default();
+            l.apply_env(env(&[(var, value)]));
+            assert!(l.resolve().is_err(), "{var}={value} should be refused");
+        }
+    }
+
+    #[test]
+    fn secret_values_never_appear_in_errors_or_descriptions() {
+        let mut l = Layers::default();
+        l.apply_env(env(&[("DATABASE_URL", "mysql://root:hunter2@db/x")]));
+        let e = l.resolve().unwrap_err().to_string();
+        assert!(e.contains("database.url") && !e.contains("hunter2"), "{e}");
+
+        let mut l = Layers::default();
+        l.apply_env(env(&[("DATABASE_URL", "postgres://root:hunter2@db/x")]));
+        let c = l.resolve().unwrap();
+        let shown = serde_json::to_string(&l.describe(&c)).unwrap();
+        assert!(
+            !shown.contains("hunter2") && shown.contains("postgres://root:***@db/x"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_files_are_errors() {
+        let mut l = Layers::default();
+        let e = l.apply_toml("lisen = \"x\"", "c.toml").unwrap_err();
+        assert_eq!(
+            e,
+            ConfigError::Unknown {
+                key: "lisen".into(),
+                origin: Origin::File("c.toml".into())
+            }
+        );
+        assert!(matches!(
+            l.apply_toml("listen = ", "c.toml"),
+            Err(ConfigError::File { .. })
+        ));
+        assert!(l.apply_toml("listen = [1]", "c.toml").is_err());
+    }
+
+    #[test]
+    fn json_documents_flatten_like_toml() {
+        let mut l = Layers::default();
+        l.apply_json(
+            &serde_json::json!({"database": {"max_connections": 7}, "log": {"format": "json"}}),
+        )
+        .unwrap();
+        let c = l.resolve().unwrap();
+        assert_eq!(c.database.max_connections, 7);
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert!(Layers::default()
+            .apply_json(&serde_json::json!([1]))
+            .is_err());
+        assert!(Layers::default()
+            .apply_json(&serde_json::json!({"listen": null}))
+            .is_err());
+    }
+}

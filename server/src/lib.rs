@@ -1,0 +1,9 @@
+//! The `mcp-orchestrator` binary's library: configuration, telemetry, the HTTP router and the
+//! commands. Kept as a library so integration tests can build the same router in-process.
+
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod serve;
+pub mod state;
+pub mod telemetry;

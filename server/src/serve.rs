@@ -1,0 +1,113 @@
+//! `serve`: open the database, migrate, register this instance, serve until SIGTERM/SIGINT,
+//! drain in-flight requests, record the stop.
+
+use std::sync::Arc;
+
+use domain::{system, Ctx, Database, Instance};
+use leptos::config::LeptosOptions;
+use tokio::net::TcpListener;
+
+use crate::{cli::RunError, config::Config, http, http::metrics::Metrics, state::AppState};
+
+/// Serves until a shutdown signal, then drains for at most `shutdown_grace`.
+pub async fn run(config: Config) -> Result<(), RunError> {
+    tracing::info!(version = domain::VERSION, database = %config.database_url, "starting");
+    let db = Database::connect(&config.database_url, &config.database).await?;
+    db.migrate_up().await.map_err(RunError::Migrate)?;
+    let instance = Instance::register(&db).await?;
+    let ctx = Ctx { db, instance };
+
+    let state = AppState {
+        ctx: ctx.clone(),
+        metrics: Arc::new(Metrics::new()),
+        leptos: leptos_options(&config),
+        body_limit: config.body_limit,
+    };
+    let app = http::router(state);
+
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| RunError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(RunError::Serve)?;
+    tracing::info!(addr = %addr, instance_id = %ctx.instance.id, "listening");
+
+    let heartbeat = tokio::spawn(heartbeat(ctx.clone()));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let server = tokio::spawn(async move {
+        let mut stop_rx = stop_rx;
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stop_rx.wait_for(|stop| *stop).await;
+            })
+            .await
+    });
+
+    shutdown_signal().await;
+    tracing::info!(
+        grace_seconds = config.shutdown_grace.as_secs(),
+        "shutting down: draining in-flight requests"
+    );
+    let _ = stop_tx.send(true);
+    match tokio::time::timeout(config.shutdown_grace, server).await {
+        Ok(Ok(Ok(()))) => tracing::info!("drained"),
+        Ok(Ok(Err(e))) => return Err(RunError::Serve(e)),
+        Ok(Err(join)) => tracing::error!(error = %join, "server task failed"),
+        Err(_) => tracing::warn!("grace period over; closing the remaining connections"),
+    }
+    heartbeat.abort();
+    if let Err(e) = system::mark_stopped(&ctx).await {
+        tracing::warn!(error = %e, "could not record the stop");
+    }
+    ctx.db.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Where the built site lives; the file base name is fixed at build time by cargo-leptos.
+fn leptos_options(config: &Config) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name(option_env!("LEPTOS_OUTPUT_NAME").unwrap_or("mcp-orchestrator"))
+        .site_root(config.site_root.to_string_lossy().into_owned())
+        .site_pkg_dir("pkg")
+        .site_addr(config.listen)
+        .build()
+}
+
+async fn heartbeat(ctx: Ctx) {
+    let mut tick = tokio::time::interval(system::HEARTBEAT_INTERVAL);
+    tick.tick().await; // the first tick is immediate; registration just wrote the row
+    loop {
+        tick.tick().await;
+        if let Err(e) = system::heartbeat(&ctx).await {
+            tracing::warn!(error = %e, "heartbeat failed");
+        }
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("SIGINT received"),
+        () = term => tracing::info!("SIGTERM received"),
+    }
+}

@@ -1,0 +1,17 @@
+//! Test harness shared by every integration test.
+//!
+//! - [`TestDb`]: a fresh database per test, SQLite (a temp file) or PostgreSQL (a new database
+//!   on the server named by `MCPO_TEST_POSTGRES_URL`, which `make test` starts on loopback).
+//! - [`TestServer`]: the real `mcp-orchestrator` binary on a random port with its own database.
+//! - [`docker`]: a Docker engine (reachable through `DOCKER_HOST`, which `make test` points
+//!   at a private `dockerd` when no engine is running) and images built locally, no registry.
+
+mod db;
+pub mod docker;
+mod server;
+
+pub use db::{Backend, TestDb};
+pub use server::TestServer;
+
+/// Both database engines: integration tests that touch the database run on each.
+pub const BACKENDS: [Backend; 2] = [Backend::Sqlite, Backend::Postgres];

@@ -1,0 +1,145 @@
+//! The real server binary, on a random loopback port, with its own database.
+
+use std::{
+    io::{BufRead, BufReader},
+    net::SocketAddr,
+    process::{Child, Command, Stdio},
+    sync::{mpsc, Arc, Mutex},
+    time::Duration,
+};
+
+use crate::{Backend, TestDb};
+
+/// A running `mcp-orchestrator serve`. Killed on drop.
+pub struct TestServer {
+    /// `http://127.0.0.1:PORT`
+    pub base_url: String,
+    /// The bound address.
+    pub addr: SocketAddr,
+    /// The database it uses (kept alive as long as the server).
+    pub db: TestDb,
+    /// A client with a bounded timeout.
+    pub client: reqwest::Client,
+    child: Child,
+    logs: Arc<Mutex<Vec<String>>>,
+}
+
+impl TestServer {
+    /// Starts `bin` (pass `env!("CARGO_BIN_EXE_mcp-orchestrator")`) on a fresh database.
+    pub async fn spawn(bin: &str, backend: Backend) -> Self {
+        Self::spawn_with(bin, TestDb::new(backend).await, &[]).await
+    }
+
+    /// Starts `bin` on `db` with extra environment variables.
+    pub async fn spawn_with(bin: &str, db: TestDb, env: &[(&str, &str)]) -> Self {
+        let mut cmd = Command::new(bin);
+        cmd.arg("serve")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("MCPO_LISTEN", "127.0.0.1:0")
+            .env("DATABASE_URL", &db.url)
+            .env("MCPO_LOG_FORMAT", "json")
+            .env("RUST_LOG", "info,mcp_orchestrator::access=debug")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn mcp-orchestrator");
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::channel();
+        for stream in [
+            Box::new(child.stderr.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stdout.take().unwrap()),
+        ] {
+            let logs = logs.clone();
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    if let Some(addr) = listening_addr(&line) {
+                        let _ = tx.send(addr);
+                    }
+                    logs.lock().unwrap().push(line);
+                }
+            });
+        }
+        let addr = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(addr) => addr,
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "server did not report a listening address; its output:\n{}",
+                    logs.lock().unwrap().join("\n")
+                );
+            }
+        };
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Self {
+            base_url: format!("http://{addr}"),
+            addr,
+            db,
+            client,
+            child,
+            logs,
+        }
+    }
+
+    /// `base_url` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// GET `path`.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("GET")
+    }
+
+    /// Every line the server has printed so far.
+    pub fn logs(&self) -> Vec<String> {
+        self.logs.lock().unwrap().clone()
+    }
+
+    /// The process id (to send signals).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits up to `timeout` for the process to exit; returns its exit code.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// The backend under test.
+    pub fn backend(&self) -> Backend {
+        self.db.backend
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Picks `addr` out of the JSON log line `{"fields":{"message":"listening","addr":…}}`.
+fn listening_addr(line: &str) -> Option<SocketAddr> {
+    let v: serde_json::Value = serde_json::from_str(line).ok()?;
+    let fields = v.get("fields")?;
+    if fields.get("message")?.as_str()? != "listening" {
+        return None;
+    }
+    fields.get("addr")?.as_str()?.parse().ok()
+}

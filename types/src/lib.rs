@@ -1,0 +1,14 @@
+//! Types shared by the server and the WASM front end.
+//!
+//! Everything here compiles for both targets, so a form can validate in the browser with the
+//! same code the server trusts. Schemas for the OpenAPI document come with the `openapi`
+//! feature, which only the server enables.
+
+pub mod problem;
+pub mod system;
+
+pub use problem::Problem;
+pub use system::{
+    ConfigSetting, ConfigValidation, DatabaseBackend, HealthCheck, HealthReport, HealthStatus,
+    MigrationStatus, SystemInfo,
+};
