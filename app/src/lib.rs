@@ -43,6 +43,13 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    // Effects run only in the browser, after hydration: mark the document so that tests (and
+    // curious people) can tell the WASM side is live.
+    Effect::new(|_| {
+        if let Some(root) = document().document_element() {
+            let _ = root.set_attribute("data-hydrated", "");
+        }
+    });
     view! {
         <Stylesheet id="leptos" href="/pkg/mcp-orchestrator.css" />
         <Title formatter=|page: String| format!("{page} · MCP Orchestrator") />

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The whole suite, in the order that fails fastest: lint, Rust tests (unit + integration on
+# SQLite, PostgreSQL and Docker), then the browser tests against the cargo-leptos build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export RUSTFLAGS="--cfg erase_components" LEPTOS_OUTPUT_NAME=mcp-orchestrator
+TARGET_DIR="${CARGO_TARGET_DIR:-target}"
+step() { printf '\n\033[1;34m==> %s\033[0m\n' "$*"; }
+started=$(date +%s)
+
+step "starting PostgreSQL and Docker on loopback"
+eval "$(scripts/test-services.sh start)"
+trap 'scripts/test-services.sh stop' EXIT
+
+step "building server, WASM and CSS (cargo leptos build)"
+cargo leptos build
+
+step "lint: rustfmt and clippy"
+make --no-print-directory lint
+
+step "unit and integration tests"
+cargo test -p server -p app -p domain -p migrations -p types -p testkit
+
+step "browser tests (Playwright + Chromium)"
+MCPO_BIN="$TARGET_DIR/debug/mcp-orchestrator" npx playwright test -c end2end/playwright.config.ts
+
+printf '\nall tests passed in %ss\n' "$(( $(date +%s) - started ))"
