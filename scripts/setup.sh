@@ -49,6 +49,8 @@ fi
 # --- npm: Tailwind CLI, wasm-opt (binaryen), Playwright -----------------------------------
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   log "installing npm packages"
-  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
+  # `npm install` follows package-lock.json; `npm ci` trips on an npm quirk with Tailwind's
+  # optional per-platform packages missing from the lock file.
+  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-audit --no-fund --loglevel=error
 fi
 log "ready ($MODE)"

@@ -29,6 +29,8 @@ pub enum Command {
         #[command(subcommand)]
         action: MigrateAction,
     },
+    /// Exit 0 if the server on `listen` answers `/health/live` (for container HEALTHCHECKs).
+    Healthcheck,
     /// Inspect the configuration.
     Config {
         #[command(subcommand)]
@@ -77,6 +79,8 @@ pub enum RunError {
     },
     #[error("server error: {0}")]
     Serve(std::io::Error),
+    #[error("unhealthy: {0}")]
+    Unhealthy(String),
 }
 
 /// Runs one command to completion.

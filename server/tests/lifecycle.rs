@@ -199,3 +199,15 @@ async fn sigterm_drains_in_flight_requests_and_exits_0() {
         "{logs}"
     );
 }
+
+#[tokio::test]
+async fn healthcheck_subcommand_reports_the_local_server() {
+    let s = TestServer::spawn(BIN, Backend::Sqlite).await;
+    let listen = s.addr.to_string();
+    let (code, _, err) = run(&["healthcheck"], &[("MCPO_LISTEN", &listen)]);
+    assert_eq!(code, 0, "{err}");
+    drop(s);
+    let (code, _, err) = run(&["healthcheck"], &[("MCPO_LISTEN", &listen)]);
+    assert_eq!(code, 1);
+    assert!(err.contains("unhealthy: cannot connect"), "{err}");
+}
