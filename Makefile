@@ -39,7 +39,7 @@ fmt:
 bench: ## Start-to-ready, idle RSS, wrk throughput and latency (figures go in bench/RESULTS.md)
 	@scripts/setup.sh bench
 	cargo leptos build --release
-	bench/run.sh
+	bench/run.py
 
 clean-data:
 	rm -rf data
