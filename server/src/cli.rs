@@ -87,6 +87,9 @@ pub enum RunError {
 pub async fn run(command: Command, config: Config, layers: Layers) -> Result<(), RunError> {
     match command {
         Command::Serve => crate::serve::run(config).await,
+        Command::Healthcheck => {
+            crate::healthcheck::probe(config.listen).map_err(RunError::Unhealthy)
+        }
         Command::Config {
             action: ConfigAction::Check,
         } => {
