@@ -46,6 +46,7 @@ export default defineConfig({
       DATABASE_URL: `sqlite://${dataDir}/e2e.db`,
       MCPO_SITE_ROOT: siteRoot,
       MCPO_LOG_FORMAT: 'json',
+      MCPO_ADMIN_PASSWORD: 'e2e-admin-password-123',
       RUST_LOG: 'warn',
     },
   },

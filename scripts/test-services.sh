@@ -26,6 +26,7 @@ start_postgres() {
     log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
     as_postgres "$bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/log" -w -t 60 start \
       -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_DIR -c fsync=off -c max_connections=300" >/dev/null
+    touch "$ROOT/owned-postgres"   # `stop` stops only what `start` started
   fi
   echo "export MCPO_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:$PG_PORT/postgres"
 }
@@ -48,17 +49,21 @@ start_docker() {
       sleep 0.5
     done
     docker -H "unix://$DOCKER_SOCK" info >/dev/null 2>&1 || { log "dockerd did not start:"; tail -n 20 "$DOCKER_DIR/dockerd.log" >&2; exit 1; }
+    touch "$ROOT/owned-docker"
   fi
   echo "export DOCKER_HOST=unix://$DOCKER_SOCK"
 }
 
 stop_all() {
   local bin; bin="$(pg_bin)"
-  if [ -f "$PG_DIR/data/PG_VERSION" ]; then
+  # Services that were already running (a developer's, another run's) are left alone.
+  if [ -f "$ROOT/owned-postgres" ]; then
     as_postgres "$bin/pg_ctl" -D "$PG_DIR/data" -m fast stop >/dev/null 2>&1 || true
+    rm -f "$ROOT/owned-postgres"
   fi
-  if [ -f "$DOCKER_DIR/dockerd.pid" ]; then
+  if [ -f "$ROOT/owned-docker" ] && [ -f "$DOCKER_DIR/dockerd.pid" ]; then
     kill "$(cat "$DOCKER_DIR/dockerd.pid")" 2>/dev/null || true
+    rm -f "$ROOT/owned-docker"
   fi
 }
 

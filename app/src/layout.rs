@@ -22,6 +22,7 @@ const NAV: &[(&str, &str)] = &[
 #[component]
 pub fn Shell(children: Children) -> impl IntoView {
     let (open, set_open) = signal(false);
+    let me = Resource::new(|| (), |_| crate::api::whoami());
     view! {
         <a href="#main" class="sr-only focus:not-sr-only focus:absolute focus:left-2 focus:top-2 focus:z-50 focus:rounded focus:bg-white focus:px-3 focus:py-2 focus:text-indigo-700 focus:shadow">
             "Skip to content"
@@ -68,6 +69,19 @@ pub fn Shell(children: Children) -> impl IntoView {
                             })
                             .collect_view()}
                     </ul>
+                    <Transition fallback=|| ()>
+                        {move || me.get().and_then(Result::ok).flatten().map(|me| view! {
+                            <div class="mt-4 border-t border-slate-700 px-3 pt-3 text-sm">
+                                <p class="text-slate-300">"Signed in as " <span class="font-medium text-white" data-testid="whoami">{me.name}</span>
+                                    " (" {me.role.as_str()} ")"</p>
+                                <form method="post" action="/auth/logout" class="mt-2">
+                                    <button type="submit" class="rounded px-2 py-1 text-slate-200 ring-1 ring-slate-600 hover:bg-slate-800 focus-visible:outline-2 focus-visible:outline-indigo-400">
+                                        "Sign out"
+                                    </button>
+                                </form>
+                            </div>
+                        })}
+                    </Transition>
                 </nav>
             </header>
             <main id="main" tabindex="-1" class="flex-1 p-4 md:p-8 focus:outline-none">

@@ -62,7 +62,12 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/deployments") view=|| pages::not_built("Deployments", "Running and stopped MCP servers on Docker or as local processes, with their capabilities.") />
                     <Route path=path!("/pipeline-runs") view=|| pages::not_built("Pipeline runs", "Durable runs taking a catalog entry through resolve, deploy, handshake, discovery and health checks.") />
                     <Route path=path!("/fleet-health") view=|| pages::not_built("Health", "Fleet health, incidents, latency and uptime of every deployment.") />
-                    <Route path=path!("/settings") view=|| pages::not_built("Settings", "Users, API keys, roles and the audit log.") />
+                    <Route path=path!("/login") view=pages::Login />
+                    <Route path=path!("/settings") view=pages::SettingsIndex />
+                    <Route path=path!("/settings/account") view=pages::Account />
+                    <Route path=path!("/settings/api-keys") view=pages::ApiKeys />
+                    <Route path=path!("/settings/users") view=pages::Users />
+                    <Route path=path!("/settings/audit") view=pages::Audit />
                 </Routes>
             </layout::Shell>
         </Router>

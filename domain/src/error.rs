@@ -1,12 +1,50 @@
 //! The service layer's error type. Adapters map each variant to an HTTP outcome once.
 
 use thiserror::Error;
+use types::FieldError;
 
 /// Why a service call failed.
 #[derive(Debug, Error)]
 pub enum DomainError {
     /// The database could not be reached or refused the statement. The message is for logs
-    /// only: adapters answer with a generic 503/500 and never show it.
+    /// only: adapters answer with a generic 503 and never show it.
     #[error("database error: {0}")]
     Database(#[from] sea_orm::DbErr),
+    /// No valid credentials (401).
+    #[error("authentication required")]
+    Unauthenticated,
+    /// Authenticated, but the role is too low or the thing is not theirs (403).
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// The named thing does not exist, or the caller may not know it does (404).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// Input that parses but is not acceptable, naming the field (422).
+    #[error("invalid {}: {}", .0.field, .0.message)]
+    Invalid(FieldError),
+    /// The change conflicts with the current state (409).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// Too many failed attempts; try again after this many seconds (429).
+    #[error("too many failed attempts; retry in {retry_after_secs} s")]
+    TooManyAttempts { retry_after_secs: u64 },
+    /// A bug or an unexpected failure; the message is for logs only (500).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl DomainError {
+    /// A 422 for `field`.
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        Self::Invalid(FieldError {
+            field,
+            message: message.into(),
+        })
+    }
+}
+
+impl From<FieldError> for DomainError {
+    fn from(e: FieldError) -> Self {
+        Self::Invalid(e)
+    }
 }

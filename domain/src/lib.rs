@@ -1,10 +1,12 @@
 //! The service layer. Every use case is one function here; the JSON API and the dashboard's
 //! server functions are thin adapters over it, so they cannot disagree.
 
+pub mod access;
 pub mod db;
 pub mod entities;
 pub mod error;
 pub mod health;
+pub mod secrets;
 pub mod system;
 
 pub use db::{Database, DatabaseUrl, DbOptions};
@@ -21,4 +23,17 @@ pub struct Ctx {
     pub db: Database,
     /// This process, as recorded in the `instances` table.
     pub instance: Instance,
+    /// API keys recently looked up (see [`access::api_keys`]).
+    pub keys: std::sync::Arc<access::api_keys::KeyCache>,
+}
+
+impl Ctx {
+    /// A context for `db` and this process.
+    pub fn new(db: Database, instance: Instance) -> Self {
+        Self {
+            db,
+            instance,
+            keys: std::sync::Arc::default(),
+        }
+    }
 }

@@ -1,4 +1,5 @@
 import { expect, test, type Page } from '@playwright/test';
+import { signIn } from './auth';
 
 /** Fails the test on any console error or page error (a broken hydration shows up here). */
 function watchErrors(page: Page): string[] {
@@ -15,8 +16,10 @@ async function hydrated(page: Page) {
 
 test('overview is server-rendered with navigation and real data', async ({ page }) => {
   const errors = watchErrors(page);
-  const res = await page.goto('/');
-  expect(res?.status()).toBe(200);
+  // Anonymous visitors land on the sign-in page, and come back after signing in.
+  await page.goto('/');
+  await expect(page).toHaveURL(/\/login\?next=%2F$|\/login\?next=\/$/);
+  await signIn(page, '/');
   await expect(page.getByRole('heading', { level: 1, name: 'Overview' })).toBeVisible();
   const nav = page.getByRole('navigation', { name: 'Main' });
   for (const label of ['Overview', 'Registries', 'Catalog', 'Deployments', 'Pipeline runs', 'Health', 'Settings']) {
@@ -25,7 +28,7 @@ test('overview is server-rendered with navigation and real data', async ({ page 
   await expect(nav.getByRole('link', { name: 'Overview' })).toHaveAttribute('aria-current', 'page');
   await expect(page.locator('[data-fact="Database"]')).toHaveText('SQLite');
   await expect(page.locator('[data-fact="Migrations pending"]')).toHaveText('0');
-  const version = await (await page.request.get('/api/v1/system')).json();
+  const version = await (await page.request.get('/api/v1/system')).json(); // the session cookie is shared
   await expect(page.locator('[data-fact="Version"]')).toHaveText(version.version);
   // Tailwind's stylesheet is served and applied.
   const bg = await page.locator('header').evaluate((el) => getComputedStyle(el).backgroundColor);
@@ -37,7 +40,7 @@ test('overview is server-rendered with navigation and real data', async ({ page 
 test('hydration: the menu button works on a narrow screen and navigation stays client-side', async ({ page }) => {
   const errors = watchErrors(page);
   await page.setViewportSize({ width: 390, height: 800 });
-  await page.goto('/');
+  await signIn(page, '/');
   await hydrated(page);
   const menu = page.getByRole('button', { name: 'Menu' });
   const nav = page.getByRole('navigation', { name: 'Main' });
@@ -62,7 +65,7 @@ test('hydration: the menu button works on a narrow screen and navigation stays c
 
 test('refresh calls the server again and shows fresh data', async ({ page }) => {
   const errors = watchErrors(page);
-  await page.goto('/');
+  await signIn(page, '/');
   await hydrated(page);
   const uptime = page.locator('[data-fact="Uptime"]');
   const before = await uptime.textContent();
@@ -78,7 +81,7 @@ test('unknown paths get the 404 page; the skip link reaches main', async ({ page
   const res = await page.goto('/no/such/page');
   expect(res?.status()).toBe(404);
   await expect(page.getByRole('heading', { name: 'Page not found' })).toBeVisible();
-  await page.goto('/');
+  await page.goto('/login');
   await page.keyboard.press('Tab');
   const skip = page.getByRole('link', { name: 'Skip to content' });
   await expect(skip).toBeFocused();

@@ -7,6 +7,8 @@ pub use sea_orm_migration::prelude::*;
 pub use sea_orm_migration::MigrationStatus;
 
 mod m20261121_000001_create_instances;
+mod m20261121_000002_create_access;
+mod m20261121_000003_create_secrets;
 
 /// The ordered list of migrations this build knows.
 pub struct Migrator;
@@ -14,6 +16,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261121_000001_create_instances::Migration)]
+        vec![
+            Box::new(m20261121_000001_create_instances::Migration),
+            Box::new(m20261121_000002_create_access::Migration),
+            Box::new(m20261121_000003_create_secrets::Migration),
+        ]
     }
 }

@@ -29,6 +29,16 @@ pub enum Command {
         #[command(subcommand)]
         action: MigrateAction,
     },
+    /// Manage users.
+    Users {
+        #[command(subcommand)]
+        action: UsersAction,
+    },
+    /// Manage API keys (for scripted set-ups).
+    ApiKeys {
+        #[command(subcommand)]
+        action: ApiKeysAction,
+    },
     /// Exit 0 if the server on `listen` answers `/health/live` (for container HEALTHCHECKs).
     Healthcheck,
     /// Inspect the configuration.
@@ -54,6 +64,33 @@ pub enum MigrateAction {
     },
     /// List migrations and whether each is applied.
     Status,
+}
+
+/// User actions.
+#[derive(Debug, Subcommand)]
+pub enum UsersAction {
+    /// Set a new password for a local user and clear any lock; prints the password.
+    ResetPassword {
+        /// The user name.
+        name: String,
+        /// Read the new password from standard input instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+/// API key actions.
+#[derive(Debug, Subcommand)]
+pub enum ApiKeysAction {
+    /// Create a key and print it (once).
+    Create {
+        /// A label for the key.
+        #[arg(long)]
+        name: String,
+        /// viewer, operator or admin.
+        #[arg(long)]
+        role: types::Role,
+    },
 }
 
 /// Configuration actions.
@@ -102,6 +139,49 @@ pub async fn run(command: Command, config: Config, layers: Layers) -> Result<(),
             }
             Ok(())
         }
+        Command::Users {
+            action:
+                UsersAction::ResetPassword {
+                    name,
+                    password_stdin,
+                },
+        } => {
+            let new = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin()
+                    .read_line(&mut line)
+                    .map_err(RunError::Serve)?;
+                Some(
+                    types::NewPassword::parse(line.trim_end_matches(['\r', '\n']))
+                        .map_err(|e| RunError::Domain(e.into()))?,
+                )
+            } else {
+                None
+            };
+            let db = open_migrated(&config).await?;
+            let result = domain::access::users::reset_password(&db, &name, new).await;
+            db.close().await;
+            let password = result?;
+            if !password_stdin {
+                println!("{password}");
+            }
+            eprintln!("password of {name} reset");
+            Ok(())
+        }
+        Command::ApiKeys {
+            action: ApiKeysAction::Create { name, role },
+        } => {
+            let db = open_migrated(&config).await?;
+            let result = domain::access::api_keys::create_bootstrap(&db, &name, role).await;
+            db.close().await;
+            let created = result?;
+            println!("{}", created.key);
+            eprintln!(
+                "created API key {} ({}, role {}); it is shown only now",
+                created.info.name, created.info.prefix, created.info.role
+            );
+            Ok(())
+        }
         Command::Migrate { action } => {
             let db = Database::connect(&config.database_url, &config.database).await?;
             let result = migrate(&db, action).await;
@@ -109,6 +189,13 @@ pub async fn run(command: Command, config: Config, layers: Layers) -> Result<(),
             result
         }
     }
+}
+
+/// Opens the database and brings the schema up to date (the commands below need it).
+async fn open_migrated(config: &Config) -> Result<Database, RunError> {
+    let db = Database::connect(&config.database_url, &config.database).await?;
+    db.migrate_up().await.map_err(RunError::Migrate)?;
+    Ok(db)
 }
 
 async fn migrate(db: &Database, action: MigrateAction) -> Result<(), RunError> {

@@ -38,6 +38,43 @@ pub struct Config {
     pub body_limit: usize,
     /// How long a SIGTERM waits for in-flight requests before exiting anyway.
     pub shutdown_grace: Duration,
+    /// Sign-in, sessions and cookies.
+    pub auth: AuthConfig,
+}
+
+/// Whether the session cookie carries the `Secure` attribute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CookieSecure {
+    /// Secure, unless the server listens on a loopback address (plain HTTP for local use).
+    Auto,
+    /// Always Secure (behind a TLS-terminating proxy).
+    Always,
+    /// Never Secure (only for plain HTTP on a trusted network; say so explicitly).
+    Never,
+}
+
+/// Sign-in, sessions and cookies.
+#[derive(Clone, Debug)]
+pub struct AuthConfig {
+    /// Password for the initial `admin` (first start with no users); random when unset.
+    pub admin_password: Option<String>,
+    /// A session ends after this long without a request.
+    pub session_idle: Duration,
+    /// A session ends this long after sign-in, however active.
+    pub session_absolute: Duration,
+    /// The `Secure` cookie attribute.
+    pub cookie_secure: CookieSecure,
+}
+
+impl Config {
+    /// Whether the session cookie is `Secure`.
+    pub fn secure_cookies(&self) -> bool {
+        match self.auth.cookie_secure {
+            CookieSecure::Always => true,
+            CookieSecure::Never => false,
+            CookieSecure::Auto => !self.listen.ip().is_loopback(),
+        }
+    }
 }
 
 /// One known setting.
@@ -98,6 +135,24 @@ const SETTINGS: &[Setting] = &[
         "MCPO_HTTP_SHUTDOWN_GRACE_SECONDS",
         "30",
     ),
+    Setting {
+        key: "auth.admin_password",
+        env: "MCPO_ADMIN_PASSWORD",
+        alias: None,
+        default: "",
+        secret: true,
+    },
+    setting(
+        "auth.session_idle_minutes",
+        "MCPO_AUTH_SESSION_IDLE_MINUTES",
+        "480",
+    ),
+    setting(
+        "auth.session_absolute_hours",
+        "MCPO_AUTH_SESSION_ABSOLUTE_HOURS",
+        "24",
+    ),
+    setting("auth.cookie_secure", "MCPO_AUTH_COOKIE_SECURE", "auto"),
 ];
 
 /// Where a value came from.
@@ -259,6 +314,33 @@ impl Layers {
             shutdown_grace: Duration::from_secs(
                 p.parse("http.shutdown_grace_seconds", |v| int_in(v, 0, 3600))?,
             ),
+            auth: AuthConfig {
+                admin_password: p.parse("auth.admin_password", |v| {
+                    if v.is_empty() {
+                        Ok(None)
+                    } else {
+                        types::NewPassword::parse(v)
+                            .map(|_| Some(v.to_owned()))
+                            .map_err(|e| e.message)
+                    }
+                })?,
+                session_idle: Duration::from_secs(
+                    60 * p
+                        .parse::<u64>("auth.session_idle_minutes", |v| int_in(v, 1, 7 * 24 * 60))?,
+                ),
+                session_absolute: Duration::from_secs(
+                    3600 * p
+                        .parse::<u64>("auth.session_absolute_hours", |v| int_in(v, 1, 30 * 24))?,
+                ),
+                cookie_secure: p.parse("auth.cookie_secure", |v| {
+                    match v.to_ascii_lowercase().as_str() {
+                        "auto" => Ok(CookieSecure::Auto),
+                        "true" | "always" => Ok(CookieSecure::Always),
+                        "false" | "never" => Ok(CookieSecure::Never),
+                        _ => Err("expected auto, true or false".to_owned()),
+                    }
+                })?,
+            },
         })
     }
 
@@ -270,7 +352,11 @@ impl Layers {
                 let value = if s.key == "database.url" {
                     config.database_url.redacted()
                 } else if s.secret {
-                    "***".to_owned()
+                    if self.values[s.key].0.is_empty() {
+                        String::new()
+                    } else {
+                        "***".to_owned()
+                    }
                 } else {
                     self.values[s.key].0.clone()
                 };

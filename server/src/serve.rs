@@ -14,14 +14,30 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     tracing::info!(version = domain::VERSION, database = %config.database_url, "starting");
     let db = Database::connect(&config.database_url, &config.database).await?;
     db.migrate_up().await.map_err(RunError::Migrate)?;
+    if let Some(password) =
+        domain::access::users::ensure_initial_admin(&db, config.auth.admin_password.clone()).await?
+    {
+        // Printed once, on the very first start; MCPO_ADMIN_PASSWORD avoids it.
+        tracing::warn!(username = "admin", password = %password, "created the initial admin with a random password; change it after signing in");
+    }
     let instance = Instance::register(&db).await?;
-    let ctx = Ctx { db, instance };
+    let ctx = Ctx::new(db, instance);
+    let sessions = domain::access::session_store::DbSessionStore::new(ctx.db.conn.clone());
+    let session_cleanup = tokio::spawn(
+        tower_sessions::session_store::ExpiredDeletion::continuously_delete_expired(
+            sessions,
+            std::time::Duration::from_secs(300),
+        ),
+    );
 
     let state = AppState {
         ctx: ctx.clone(),
         metrics: Arc::new(Metrics::new()),
         leptos: leptos_options(&config),
         body_limit: config.body_limit,
+        session_absolute: config.auth.session_absolute,
+        session_idle: config.auth.session_idle,
+        secure_cookies: config.secure_cookies(),
     };
     let app = http::router(state);
 
@@ -38,11 +54,14 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let server = tokio::spawn(async move {
         let mut stop_rx = stop_rx;
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stop_rx.wait_for(|stop| *stop).await;
-            })
-            .await
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = stop_rx.wait_for(|stop| *stop).await;
+        })
+        .await
     });
 
     shutdown_signal().await;
@@ -58,6 +77,7 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         Err(_) => tracing::warn!("grace period over; closing the remaining connections"),
     }
     heartbeat.abort();
+    session_cleanup.abort();
     if let Err(e) = system::mark_stopped(&ctx).await {
         tracing::warn!(error = %e, "could not record the stop");
     }

@@ -18,6 +18,12 @@ pub struct AppState {
     pub leptos: LeptosOptions,
     /// Largest accepted request body, in bytes.
     pub body_limit: usize,
+    /// A session ends this long after sign-in, however active.
+    pub session_absolute: std::time::Duration,
+    /// A session ends after this long without a request.
+    pub session_idle: std::time::Duration,
+    /// Whether the session cookie is `Secure`.
+    pub secure_cookies: bool,
 }
 
 impl FromRef<AppState> for LeptosOptions {

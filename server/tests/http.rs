@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use testkit::{Backend, TestServer, BACKENDS};
+use testkit::{Backend, TestServer, ADMIN_PASSWORD, BACKENDS};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mcp-orchestrator");
 
@@ -32,7 +32,12 @@ async fn problem(res: reqwest::Response, status: u16) -> Value {
 async fn dashboard_is_server_rendered_with_navigation() {
     for backend in BACKENDS {
         let s = TestServer::spawn(BIN, backend).await;
+        // Anonymous visitors are sent to the sign-in page.
         let res = s.get("/").await;
+        assert_eq!(res.status(), 303);
+        assert_eq!(res.headers()["location"], "/login?next=/");
+        let browser = s.session("admin", ADMIN_PASSWORD).await;
+        let res = browser.get(s.url("/")).send().await.unwrap();
         assert_eq!(res.status(), 200);
         assert!(res.headers()["content-type"]
             .to_str()
@@ -70,7 +75,14 @@ async fn dashboard_is_server_rendered_with_navigation() {
             "Overview shows the version"
         );
         // Pages not built yet say so.
-        let html = s.get("/catalog").await.text().await.unwrap();
+        let html = browser
+            .get(s.url("/catalog"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         assert!(html.contains("Not built yet."));
     }
 }
@@ -115,8 +127,9 @@ async fn body_errors_are_problems_and_valid_config_is_echoed_redacted() {
     let db = testkit::TestDb::new(Backend::Sqlite).await;
     let s = TestServer::spawn_with(BIN, db, &[("MCPO_HTTP_BODY_LIMIT_BYTES", "2048")]).await;
     let url = s.url("/api/v1/config/validate");
+    let admin = s.api_key("admin");
     let post = |body: Vec<u8>, ct: Option<&str>| {
-        let mut rb = s.client.post(&url).body(body);
+        let mut rb = s.client.post(&url).bearer_auth(&admin).body(body);
         if let Some(ct) = ct {
             rb = rb.header("content-type", ct);
         }
@@ -173,6 +186,7 @@ async fn request_id_is_accepted_or_made_and_on_the_request_log_lines() {
     let res = s
         .client
         .get(s.url("/api/v1/system"))
+        .bearer_auth(s.api_key("viewer"))
         .header("x-request-id", "trace-me-42")
         .send()
         .await
@@ -241,9 +255,10 @@ async fn openapi_document_is_3_1_generated_from_the_routes_and_docs_work_offline
         assert!(paths.contains_key(p), "document lacks {p}");
     }
     // Every documented GET is actually served (none answers 404 or 405).
+    let admin = s.api_key("admin");
     for (path, item) in paths {
         if item.get("get").is_some() {
-            let status = s.get(path).await.status().as_u16();
+            let status = s.get_with(&admin, path).await.status().as_u16();
             assert!(
                 status != 404 && status != 405,
                 "{path} documented but answers {status}"
@@ -326,7 +341,7 @@ async fn health_endpoints_and_readiness_names_the_failing_check() {
 #[tokio::test]
 async fn metrics_label_route_templates_never_raw_paths() {
     let s = TestServer::spawn(BIN, Backend::Sqlite).await;
-    s.get("/api/v1/system").await;
+    s.get_with(&s.api_key("viewer"), "/api/v1/system").await;
     s.get("/no/such/path/12345").await;
     let res = s.get("/metrics").await;
     assert_eq!(res.status(), 200);
@@ -359,7 +374,12 @@ async fn metrics_label_route_templates_never_raw_paths() {
 async fn system_info_is_real() {
     for backend in BACKENDS {
         let s = TestServer::spawn(BIN, backend).await;
-        let v: Value = s.get("/api/v1/system").await.json().await.unwrap();
+        let v: Value = s
+            .get_with(&s.api_key("viewer"), "/api/v1/system")
+            .await
+            .json()
+            .await
+            .unwrap();
         assert_eq!(
             v["database_backend"],
             if backend == Backend::Sqlite {

@@ -157,13 +157,14 @@ async fn unreachable_database_is_a_clear_start_up_error() {
 #[tokio::test]
 async fn sigterm_drains_in_flight_requests_and_exits_0() {
     let mut s = TestServer::spawn(BIN, Backend::Sqlite).await;
+    let key = s.api_key("admin");
     let body = br#"{"log":{"format":"json"}}"#;
     let mut conn = TcpStream::connect(s.addr).unwrap();
     conn.set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     write!(
         conn,
-        "POST /api/v1/config/validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        "POST /api/v1/config/validate HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
         body.len()
     )
     .unwrap();

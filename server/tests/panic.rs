@@ -18,27 +18,28 @@ async fn a_panic_is_a_500_problem_without_detail() {
     database.migrate_up().await.unwrap();
     let instance = domain::Instance::register(&database).await.unwrap();
     let state = AppState {
-        ctx: domain::Ctx {
-            db: database,
-            instance,
-        },
+        ctx: domain::Ctx::new(database, instance),
         metrics: Arc::new(Metrics::new()),
         leptos: leptos::config::LeptosOptions::builder()
             .output_name("x")
             .build(),
         body_limit: 1024,
+        session_absolute: std::time::Duration::from_secs(3600),
+        session_idle: std::time::Duration::from_secs(600),
+        secure_cookies: false,
     };
+    // Public routes of the real rule table (a route without a rule is refused outright).
     let routes: Router<AppState> = Router::new()
         .route(
-            "/boom",
+            "/health/live",
             get(|| async { panic!("secret internal state: db password is hunter2") as &str }),
         )
-        .route("/fine", get(|| async { "ok" }));
+        .route("/health", get(|| async { "ok" }));
     let app = server::http::with_layers(routes, &state).with_state(state.clone());
 
     let res = app
         .clone()
-        .oneshot(Request::get("/boom").body(Body::empty()).unwrap())
+        .oneshot(Request::get("/health/live").body(Body::empty()).unwrap())
         .await
         .unwrap();
     assert_eq!(res.status(), 500);
@@ -52,15 +53,15 @@ async fn a_panic_is_a_500_problem_without_detail() {
     );
     let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(v["status"], 500);
-    assert_eq!(v["instance"], "/boom");
+    assert_eq!(v["instance"], "/health/live");
 
     let res = app
-        .oneshot(Request::get("/fine").body(Body::empty()).unwrap())
+        .oneshot(Request::get("/health").body(Body::empty()).unwrap())
         .await
         .unwrap();
     assert_eq!(res.status(), 200, "still serving after a panic");
     assert!(state
         .metrics
         .render()
-        .contains(r#"route="/boom",status="500""#));
+        .contains(r#"route="/health/live",status="500""#));
 }

@@ -11,7 +11,7 @@ pub mod docker;
 mod server;
 
 pub use db::{Backend, TestDb};
-pub use server::TestServer;
+pub use server::{TestServer, ADMIN_PASSWORD};
 
 /// Both database engines: integration tests that touch the database run on each.
 pub const BACKENDS: [Backend; 2] = [Backend::Sqlite, Backend::Postgres];

@@ -20,9 +20,13 @@ pub struct TestServer {
     pub db: TestDb,
     /// A client with a bounded timeout.
     pub client: reqwest::Client,
+    bin: String,
     child: Child,
     logs: Arc<Mutex<Vec<String>>>,
 }
+
+/// Password of the initial `admin` in every test server.
+pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
 
 impl TestServer {
     /// Starts `bin` (pass `env!("CARGO_BIN_EXE_mcp-orchestrator")`) on a fresh database.
@@ -40,6 +44,7 @@ impl TestServer {
             .env("DATABASE_URL", &db.url)
             .env("MCPO_LOG_FORMAT", "json")
             .env("RUST_LOG", "info,mcp_orchestrator::access=debug")
+            .env("MCPO_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -64,14 +69,22 @@ impl TestServer {
                 }
             });
         }
-        let addr = match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(addr) => addr,
-            Err(_) => {
-                let _ = child.kill();
-                panic!(
-                    "server did not report a listening address; its output:\n{}",
-                    logs.lock().unwrap().join("\n")
-                );
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let addr = loop {
+            match rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(addr) => break addr,
+                Err(_) => {
+                    let exited = child.try_wait().ok().flatten();
+                    if exited.is_some() || std::time::Instant::now() > deadline {
+                        let _ = child.kill();
+                        std::thread::sleep(Duration::from_millis(100)); // let the readers drain
+                        panic!(
+                            "server did not report a listening address ({}); its output:\n{}",
+                            exited.map_or("timed out".to_owned(), |s| format!("exited: {s}")),
+                            logs.lock().unwrap().join("\n")
+                        );
+                    }
+                }
             }
         };
         let client = reqwest::Client::builder()
@@ -84,6 +97,7 @@ impl TestServer {
             addr,
             db,
             client,
+            bin: bin.to_owned(),
             child,
             logs,
         }
@@ -97,6 +111,78 @@ impl TestServer {
     /// GET `path`.
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client.get(self.url(path)).send().await.expect("GET")
+    }
+
+    /// A new API key with `role` (`viewer`, `operator`, `admin`), made by the real CLI
+    /// (`mcp-orchestrator api-keys create`) against this server's database.
+    pub fn api_key(&self, role: &str) -> String {
+        let out = Command::new(&self.bin)
+            .args([
+                "api-keys",
+                "create",
+                "--name",
+                &format!("test {role}"),
+                "--role",
+                role,
+            ])
+            .env_clear()
+            .env("DATABASE_URL", &self.db.url)
+            .env("MCPO_LOG_FORMAT", "json")
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("run api-keys create");
+        assert!(
+            out.status.success(),
+            "api-keys create failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
+    /// GET `path` with `Authorization: Bearer key`.
+    pub async fn get_with(&self, key: &str, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(key)
+            .send()
+            .await
+            .expect("GET")
+    }
+
+    /// A client with a cookie jar, signed in through the login form as `username`.
+    ///
+    /// # Panics
+    /// When the sign-in does not redirect to `/`.
+    pub async fn session(&self, username: &str, password: &str) -> reqwest::Client {
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        let res = client
+            .post(self.url("/auth/login"))
+            .header("origin", &self.base_url)
+            .form(&[
+                ("username", username),
+                ("password", password),
+                ("next", "/"),
+            ])
+            .send()
+            .await
+            .expect("POST /auth/login");
+        assert_eq!(
+            res.status().as_u16(),
+            303,
+            "sign-in answered {}",
+            res.status()
+        );
+        assert_eq!(
+            res.headers()["location"],
+            "/",
+            "sign-in as {username} failed"
+        );
+        client
     }
 
     /// Every line the server has printed so far.

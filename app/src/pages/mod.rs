@@ -1,10 +1,14 @@
 //! One module per page.
 
+mod login;
 mod not_found;
 mod overview;
+mod settings;
 
+pub use login::Login;
 pub use not_found::NotFound;
 pub use overview::Overview;
+pub use settings::{Account, ApiKeys, Audit, SettingsIndex, Users};
 
 use leptos::prelude::*;
 use leptos_meta::Title;

@@ -40,3 +40,145 @@ pub async fn validate_config(
     let config = layers.resolve().map_err(invalid)?;
     Ok(Json(layers.describe(&config)))
 }
+
+// ----- access -------------------------------------------------------------------------------
+
+use axum::{
+    extract::{Path, Query},
+    http::StatusCode,
+    Extension,
+};
+use domain::access::{api_keys, audit, users, Caller};
+use types::{ApiKeyInfo, AuditEvent, CreateApiKey, CreatedApiKey, Me, Page, UserInfo};
+
+/// Who is calling: the signed-in user or the API key, with the effective role.
+#[utoipa::path(get, path = "/api/v1/me", tag = "access", security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The caller", body = Me),
+        (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn me(Extension(caller): Extension<Caller>) -> Result<Json<Me>, ApiError> {
+    let p = caller.require(types::Role::Viewer)?;
+    Ok(Json(Me {
+        kind: p.kind.as_str().to_owned(),
+        id: p.id.clone(),
+        name: p.name.clone(),
+        role: p.role,
+    }))
+}
+
+/// API keys: the caller's own, or every key for admins. Never the secret.
+#[utoipa::path(get, path = "/api/v1/api-keys", tag = "access", security(("api_key" = [])),
+    responses(
+        (status = 200, description = "Keys, newest first", body = Vec<ApiKeyInfo>),
+        (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_api_keys(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<Vec<ApiKeyInfo>>, ApiError> {
+    Ok(Json(api_keys::list(&state.ctx, &caller).await?))
+}
+
+/// Creates an API key with a role no higher than the caller's. The key is in this answer only.
+#[utoipa::path(post, path = "/api/v1/api-keys", tag = "access", security(("api_key" = [])),
+    request_body(content = CreateApiKey, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created; `key` is shown this once", body = CreatedApiKey),
+        (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The requested role exceeds the caller's", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid name, role or expiry", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create_api_key(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiJson(req): ApiJson<CreateApiKey>,
+) -> Result<(StatusCode, Json<CreatedApiKey>), ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(api_keys::create(&state.ctx, &caller, req).await?),
+    ))
+}
+
+/// Revokes an API key (its creator or an admin). Calls with it are refused from now on.
+#[utoipa::path(delete, path = "/api/v1/api-keys/{id}", tag = "access", security(("api_key" = [])),
+    params(("id" = String, Path, description = "Key id")),
+    responses(
+        (status = 200, description = "Revoked", body = ApiKeyInfo),
+        (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such key (or not the caller's)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn revoke_api_key(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<ApiKeyInfo>, ApiError> {
+    Ok(Json(api_keys::revoke(&state.ctx, &caller, &id).await?))
+}
+
+/// Every user (admins).
+#[utoipa::path(get, path = "/api/v1/users", tag = "access", security(("api_key" = [])),
+    responses(
+        (status = 200, description = "Users by name", body = Vec<UserInfo>),
+        (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_users(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<Vec<UserInfo>>, ApiError> {
+    Ok(Json(users::list(&state.ctx, &caller).await?))
+}
+
+/// Filters and paging for the audit log.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// Exact action, e.g. `api_key.revoke`.
+    action: Option<String>,
+    /// Actor id (user or key).
+    actor_id: Option<String>,
+    /// `success`, `denied` or `failure`.
+    outcome: Option<String>,
+    /// Events at or after (RFC 3339).
+    since: Option<chrono::DateTime<chrono::Utc>>,
+    /// Events before (RFC 3339).
+    until: Option<chrono::DateTime<chrono::Utc>>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Page size, 1–200 (default 50).
+    limit: Option<u64>,
+}
+
+/// The audit log, newest first (admins).
+#[utoipa::path(get, path = "/api/v1/audit-events", tag = "access", security(("api_key" = [])),
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "A page of events", body = Page<AuditEvent>),
+        (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad cursor or filter", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_audit_events(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<AuditQuery>,
+) -> Result<Json<Page<AuditEvent>>, ApiError> {
+    let filter = audit::Filter {
+        action: q.action,
+        actor_id: q.actor_id,
+        outcome: q.outcome,
+        since: q.since,
+        until: q.until,
+    };
+    Ok(Json(
+        audit::list(
+            &state.ctx,
+            &caller,
+            filter,
+            q.cursor.as_deref(),
+            q.limit.unwrap_or(50),
+        )
+        .await?,
+    ))
+}

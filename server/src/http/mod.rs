@@ -3,7 +3,9 @@
 //! Routes that are part of the documented surface are registered through utoipa-axum, so the
 //! OpenAPI document is generated from the same list the router serves.
 
+pub mod access;
 pub mod api;
+pub mod auth;
 pub mod dashboard;
 pub mod health;
 pub mod metrics;
@@ -26,18 +28,45 @@ use crate::state::AppState;
             Every error is an RFC 9457 problem (application/problem+json). Every response carries X-Request-ID.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
+    modifiers(&SecuritySchemes),
     tags(
         (name = "system", description = "This instance and its configuration"),
+        (name = "access", description = "Who is calling, API keys, users and the audit log"),
         (name = "operations", description = "Health and metrics for load balancers and Prometheus"),
     )
 )]
 struct ApiDoc;
+
+/// Declares the bearer API-key scheme that the `security` of each protected path names.
+struct SecuritySchemes;
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("mcpo_<id>_<secret>")
+                    .description(Some("An API key from `POST /api/v1/api-keys` or `mcp-orchestrator api-keys create`."))
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// The documented routes and the OpenAPI document describing them.
 pub fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(api::system))
         .routes(routes!(api::validate_config))
+        .routes(routes!(api::me))
+        .routes(routes!(api::list_api_keys, api::create_api_key))
+        .routes(routes!(api::revoke_api_key))
+        .routes(routes!(api::list_users))
+        .routes(routes!(api::list_audit_events))
         .routes(routes!(health::live))
         .routes(routes!(health::ready))
         .routes(routes!(health::summary))
@@ -51,18 +80,44 @@ pub fn router(state: AppState) -> Router {
     openapi.info.version = domain::VERSION.to_owned();
     let docs =
         utoipa_swagger_ui::SwaggerUi::new("/api/v1/docs").url("/api/v1/openapi.json", openapi);
-    let routes = Router::new().merge(api).merge(docs);
+    // Fails the start when any route lacks an access rule (see access.rs).
+    let _ = access::inventory();
+    let routes = Router::new()
+        .merge(api)
+        .merge(docs)
+        .route("/auth/login", axum::routing::post(auth::login))
+        .route("/auth/logout", axum::routing::post(auth::logout));
     let routes = dashboard::routes(routes, &state);
     with_layers(routes, &state).with_state(state)
 }
 
-/// Applies the cross-cutting layers (innermost first): body limit, panic catcher, problem
-/// serialization, request context. Public so tests can wrap extra routes the same way.
+/// Applies the cross-cutting layers (innermost first): body limit, panic catcher, access
+/// rules, authentication, sessions, problem serialization, request context. Public so tests
+/// can wrap extra routes the same way.
 pub fn with_layers(routes: Router<AppState>, state: &AppState) -> Router<AppState> {
+    let sessions = tower_sessions::SessionManagerLayer::new(
+        domain::access::session_store::DbSessionStore::new(state.ctx.db.conn.clone()),
+    )
+    .with_name("mcpo_session")
+    .with_http_only(true)
+    .with_same_site(tower_sessions::cookie::SameSite::Lax)
+    .with_secure(state.secure_cookies)
+    .with_path("/")
+    .with_expiry(tower_sessions::Expiry::OnInactivity(
+        tower_sessions::cookie::time::Duration::seconds(
+            i64::try_from(state.session_idle.as_secs()).unwrap_or(i64::MAX),
+        ),
+    ));
     routes
         .layer(DefaultBodyLimit::max(state.body_limit))
         .layer(RequestBodyLimitLayer::new(state.body_limit))
         .layer(CatchPanicLayer::custom(problem::panic_response))
+        .layer(middleware::from_fn(access::enforce))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ))
+        .layer(sessions)
         .layer(middleware::from_fn(problem::finish_problems))
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -35,6 +35,8 @@ pub enum ApiError {
     Unavailable(String),
     /// A bug or an unexpected failure: 500. The cause is logged, not sent.
     Internal(String),
+    /// Any other outcome, fully described.
+    Status(Problem),
 }
 
 impl ApiError {
@@ -58,8 +60,43 @@ impl ApiError {
 
 impl From<domain::DomainError> for ApiError {
     fn from(e: domain::DomainError) -> Self {
+        use domain::DomainError as D;
         match e {
-            domain::DomainError::Database(e) => Self::Unavailable(e.to_string()),
+            D::Database(e) => Self::Unavailable(e.to_string()),
+            D::Unauthenticated => Self::Status(
+                Problem::new(401, "Unauthorized")
+                    .with_type("unauthorized")
+                    .with_detail("Sign in, or send an API key."),
+            ),
+            D::Forbidden(why) => Self::Status(
+                Problem::new(403, "Forbidden")
+                    .with_type("forbidden")
+                    .with_detail(why),
+            ),
+            D::NotFound(what) => Self::Status(
+                Problem::new(404, "Not Found")
+                    .with_type("not-found")
+                    .with_detail(format!("No such {what}.")),
+            ),
+            D::Invalid(f) => Self::unprocessable(
+                "invalid-input",
+                format!("{}: {}", f.field, f.message),
+                Some(f.field),
+            ),
+            D::Conflict(why) => Self::Status(
+                Problem::new(409, "Conflict")
+                    .with_type("conflict")
+                    .with_detail(why),
+            ),
+            D::TooManyAttempts { retry_after_secs } => Self::Status(
+                Problem::new(429, "Too Many Requests")
+                    .with_type("too-many-attempts")
+                    .with_detail(format!(
+                        "Too many failed attempts; try again in {retry_after_secs} s."
+                    ))
+                    .with_extension("retry_after", retry_after_secs.into()),
+            ),
+            D::Internal(cause) => Self::Internal(cause),
         }
     }
 }
@@ -95,8 +132,18 @@ impl IntoResponse for ApiError {
                 tracing::error!(%cause, "internal error");
                 generic(StatusCode::INTERNAL_SERVER_ERROR)
             }
+            Self::Status(p) => p,
         };
-        problem_response(problem)
+        let retry_after = problem
+            .extensions
+            .get("retry_after")
+            .and_then(serde_json::Value::as_u64);
+        let mut res = problem_response(problem);
+        if let Some(secs) = retry_after {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        res
     }
 }
 

@@ -1,0 +1,261 @@
+//! Settings: the index, Account (password), API keys, Users and the Audit log.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use types::Role;
+
+use crate::api::{all_users, audit_page, my_api_keys, ChangeMyPassword, CreateKey, RevokeKey};
+
+const INPUT: &str = "mt-1 block w-full rounded border border-slate-300 px-3 py-2 focus-visible:outline-2 focus-visible:outline-indigo-600";
+const BUTTON: &str = "rounded bg-indigo-600 px-3 py-2 text-sm font-medium text-white hover:bg-indigo-500 focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-indigo-600";
+const TABLE: &str = "mt-4 w-full text-left text-sm";
+
+fn when(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    t.map_or_else(
+        || "—".to_owned(),
+        |t| t.format("%Y-%m-%d %H:%M UTC").to_string(),
+    )
+}
+
+fn error_text(e: &ServerFnError) -> String {
+    match e {
+        ServerFnError::ServerError(m) => m.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Links to the settings pages.
+#[component]
+pub fn SettingsIndex() -> impl IntoView {
+    let links = [
+        ("/settings/account", "Account", "Your password."),
+        (
+            "/settings/api-keys",
+            "API keys",
+            "Keys for the JSON API: create, list, revoke.",
+        ),
+        (
+            "/settings/users",
+            "Users",
+            "Who can sign in, and with which role (admins).",
+        ),
+        (
+            "/settings/audit",
+            "Audit log",
+            "Every change: who, what, when, outcome (admins).",
+        ),
+    ];
+    view! {
+        <Title text="Settings" />
+        <h1 class="text-2xl font-semibold">"Settings"</h1>
+        <ul class="mt-4 grid gap-4 sm:grid-cols-2">
+            {links
+                .into_iter()
+                .map(|(href, label, what)| {
+                    view! {
+                        <li class="rounded-lg bg-white p-4 shadow-sm ring-1 ring-slate-200">
+                            <a href=href class="font-medium text-indigo-700 underline">{label}</a>
+                            <p class="mt-1 text-sm text-slate-600">{what}</p>
+                        </li>
+                    }
+                })
+                .collect_view()}
+        </ul>
+    }
+}
+
+/// Change password.
+#[component]
+pub fn Account() -> impl IntoView {
+    let change = ServerAction::<ChangeMyPassword>::new();
+    view! {
+        <Title text="Account" />
+        <h1 class="text-2xl font-semibold">"Account"</h1>
+        <section class="mt-4 max-w-md rounded-lg bg-white p-4 shadow-sm ring-1 ring-slate-200" aria-labelledby="pw-heading">
+            <h2 id="pw-heading" class="text-lg font-medium">"Change password"</h2>
+            <ActionForm action=change attr:class="mt-3 space-y-3">
+                <div>
+                    <label for="current_password" class="block text-sm font-medium">"Current password"</label>
+                    <input id="current_password" name="current_password" type="password" required autocomplete="current-password" class=INPUT />
+                </div>
+                <div>
+                    <label for="new_password" class="block text-sm font-medium">"New password (at least 12 characters)"</label>
+                    <input id="new_password" name="new_password" type="password" required minlength="12" autocomplete="new-password" class=INPUT />
+                </div>
+                <button type="submit" class=BUTTON>"Change password"</button>
+            </ActionForm>
+            {move || {
+                change.value().get().map(|r| match r {
+                    Ok(()) => view! { <p role="status" class="mt-3 text-sm text-green-800">"Password changed."</p> }.into_any(),
+                    Err(e) => view! { <p role="alert" class="mt-3 text-sm text-red-800">{error_text(&e)}</p> }.into_any(),
+                })
+            }}
+        </section>
+    }
+}
+
+/// API keys: create (the key is shown once), list, revoke.
+#[component]
+pub fn ApiKeys() -> impl IntoView {
+    let create = ServerAction::<CreateKey>::new();
+    let revoke = ServerAction::<RevokeKey>::new();
+    let keys = Resource::new(
+        move || (create.version().get(), revoke.version().get()),
+        |_| my_api_keys(),
+    );
+    view! {
+        <Title text="API keys" />
+        <h1 class="text-2xl font-semibold">"API keys"</h1>
+        <p class="mt-1 text-sm text-slate-600">"Send a key as " <code>"Authorization: Bearer mcpo_…"</code> " to " <code>"/api/v1"</code> "."</p>
+        <section class="mt-4 max-w-xl rounded-lg bg-white p-4 shadow-sm ring-1 ring-slate-200" aria-labelledby="new-key">
+            <h2 id="new-key" class="text-lg font-medium">"New key"</h2>
+            <ActionForm action=create attr:class="mt-3 grid gap-3 sm:grid-cols-3">
+                <div class="sm:col-span-3">
+                    <label for="key-name" class="block text-sm font-medium">"Name"</label>
+                    <input id="key-name" name="name" type="text" required maxlength="100" class=INPUT />
+                </div>
+                <div>
+                    <label for="key-role" class="block text-sm font-medium">"Role"</label>
+                    <select id="key-role" name="role" class=INPUT>
+                        {Role::ALL.into_iter().map(|r| view! { <option value=r.as_str()>{r.as_str()}</option> }).collect_view()}
+                    </select>
+                </div>
+                <div>
+                    <label for="key-expiry" class="block text-sm font-medium">"Expires in (days)"</label>
+                    <input id="key-expiry" name="expires_in_days" type="number" min="1" max="3650" placeholder="never" class=INPUT />
+                </div>
+                <div class="flex items-end">
+                    <button type="submit" class=BUTTON>"Create key"</button>
+                </div>
+            </ActionForm>
+            {move || {
+                create.value().get().map(|r| match r {
+                    Ok(created) => view! {
+                        <div role="status" class="mt-3 rounded border border-green-300 bg-green-50 p-3 text-sm">
+                            <p class="font-medium text-green-900">"Copy this key now: it is shown only once."</p>
+                            <code data-testid="new-key" class="mt-1 block break-all">{created.key}</code>
+                        </div>
+                    }.into_any(),
+                    Err(e) => view! { <p role="alert" class="mt-3 text-sm text-red-800">{error_text(&e)}</p> }.into_any(),
+                })
+            }}
+        </section>
+        <Transition fallback=|| view! { <p class="mt-4">"Loading…"</p> }>
+            {move || keys.get().map(|r| match r {
+                Err(e) => view! { <p role="alert" class="mt-4 text-red-800">{error_text(&e)}</p> }.into_any(),
+                Ok(list) if list.is_empty() => view! { <p class="mt-4 text-slate-600">"No keys yet."</p> }.into_any(),
+                Ok(list) => view! {
+                    <table class=TABLE>
+                        <caption class="sr-only">"API keys"</caption>
+                        <thead><tr class="border-b">
+                            <th scope="col" class="py-2">"Name"</th><th scope="col">"Prefix"</th><th scope="col">"Role"</th>
+                            <th scope="col">"Created"</th><th scope="col">"Expires"</th><th scope="col">"Last used"</th><th scope="col">"Status"</th>
+                        </tr></thead>
+                        <tbody>
+                            {list.into_iter().map(|k| {
+                                let revoked = k.revoked_at.is_some();
+                                view! {
+                                    <tr class="border-b" data-key-prefix=k.prefix.clone()>
+                                        <td class="py-2">{k.name.clone()}</td>
+                                        <td><code>{k.prefix.clone()}</code></td>
+                                        <td>{k.role.as_str()}</td>
+                                        <td>{when(Some(k.created_at))}</td>
+                                        <td>{when(k.expires_at)}</td>
+                                        <td>{when(k.last_used_at)}</td>
+                                        <td>
+                                            {if revoked {
+                                                view! { <span class="text-slate-500">"revoked"</span> }.into_any()
+                                            } else {
+                                                view! {
+                                                    <ActionForm action=revoke>
+                                                        <input type="hidden" name="id" value=k.id.clone() />
+                                                        <button type="submit" class="rounded px-2 py-1 text-red-700 ring-1 ring-red-300 hover:bg-red-50" aria-label=format!("Revoke {}", k.name)>"Revoke"</button>
+                                                    </ActionForm>
+                                                }.into_any()
+                                            }}
+                                        </td>
+                                    </tr>
+                                }
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any(),
+            })}
+        </Transition>
+    }
+}
+
+/// Users (admins).
+#[component]
+pub fn Users() -> impl IntoView {
+    let users = Resource::new(|| (), |_| all_users());
+    view! {
+        <Title text="Users" />
+        <h1 class="text-2xl font-semibold">"Users"</h1>
+        <Transition fallback=|| view! { <p class="mt-4">"Loading…"</p> }>
+            {move || users.get().map(|r| match r {
+                Err(e) => view! { <p role="alert" class="mt-4 text-red-800">{error_text(&e)}</p> }.into_any(),
+                Ok(list) => view! {
+                    <table class=TABLE>
+                        <caption class="sr-only">"Users"</caption>
+                        <thead><tr class="border-b">
+                            <th scope="col" class="py-2">"User"</th><th scope="col">"Role"</th><th scope="col">"Sign-in"</th>
+                            <th scope="col">"Last sign-in"</th><th scope="col">"Status"</th>
+                        </tr></thead>
+                        <tbody>
+                            {list.into_iter().map(|u| view! {
+                                <tr class="border-b">
+                                    <td class="py-2">{u.username}</td><td>{u.role.as_str()}</td><td>{u.provider}</td>
+                                    <td>{when(u.last_login_at)}</td><td>{if u.disabled { "disabled" } else { "active" }}</td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any(),
+            })}
+        </Transition>
+    }
+}
+
+/// The audit log (admins), newest first, with "Load more".
+#[component]
+pub fn Audit() -> impl IntoView {
+    let (cursor, set_cursor) = signal(None::<String>);
+    let page = Resource::new(move || cursor.get(), audit_page);
+    view! {
+        <Title text="Audit log" />
+        <h1 class="text-2xl font-semibold">"Audit log"</h1>
+        <Transition fallback=|| view! { <p class="mt-4">"Loading…"</p> }>
+            {move || page.get().map(|r| match r {
+                Err(e) => view! { <p role="alert" class="mt-4 text-red-800">{error_text(&e)}</p> }.into_any(),
+                Ok(p) => {
+                    let next = p.next_cursor.clone();
+                    view! {
+                        <table class=TABLE>
+                            <caption class="sr-only">"Audit events"</caption>
+                            <thead><tr class="border-b">
+                                <th scope="col" class="py-2">"When"</th><th scope="col">"Who"</th><th scope="col">"Action"</th>
+                                <th scope="col">"Target"</th><th scope="col">"Outcome"</th><th scope="col">"Client"</th>
+                            </tr></thead>
+                            <tbody>
+                                {p.items.into_iter().map(|e| view! {
+                                    <tr class="border-b align-top">
+                                        <td class="py-2 whitespace-nowrap">{when(Some(e.at))}</td>
+                                        <td>{format!("{} ({})", e.actor_name, e.actor_kind)}</td>
+                                        <td><code>{e.action}</code></td>
+                                        <td>{format!("{} {}", e.target_kind, e.target_id.unwrap_or_default())}</td>
+                                        <td>{e.outcome}</td>
+                                        <td>{e.client_ip.unwrap_or_default()}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                        {next.map(|c| view! {
+                            <button type="button" class=format!("mt-4 {BUTTON}") on:click=move |_| set_cursor.set(Some(c.clone()))>"Older events"</button>
+                        })}
+                    }.into_any()
+                }
+            })}
+        </Transition>
+    }
+}

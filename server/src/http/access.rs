@@ -1,0 +1,253 @@
+//! Who may call which route. Every route the router serves has a rule here; the router refuses
+//! to build when a documented route, a dashboard page or a server function lacks one, so a
+//! new route cannot ship without a decision. The service layer checks roles again itself;
+//! this table gives every face the same 401/403/redirect behaviour.
+
+use axum::{
+    extract::{MatchedPath, Request},
+    http::{header, Method, StatusCode},
+    middleware::Next,
+    response::{Html, IntoResponse, Response},
+};
+use domain::access::Caller;
+use types::{Problem, Role};
+
+use super::problem::problem_response;
+
+/// The rule for one route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, signed in or not.
+    Public,
+    /// A principal holding at least this role.
+    Role(Role),
+}
+
+use Access::{Public, Role as R};
+
+/// JSON API, health and metrics: (method, route template, rule).
+const API: &[(&str, &str, Access)] = &[
+    ("GET", "/health/live", Public),
+    ("GET", "/health/ready", Public),
+    ("GET", "/health", Public),
+    ("GET", "/metrics", Public),
+    ("GET", "/api/v1/system", R(Role::Viewer)),
+    ("POST", "/api/v1/config/validate", R(Role::Admin)),
+    ("GET", "/api/v1/me", R(Role::Viewer)),
+    ("GET", "/api/v1/api-keys", R(Role::Viewer)),
+    ("POST", "/api/v1/api-keys", R(Role::Viewer)),
+    ("DELETE", "/api/v1/api-keys/{id}", R(Role::Viewer)),
+    ("GET", "/api/v1/users", R(Role::Admin)),
+    ("GET", "/api/v1/audit-events", R(Role::Admin)),
+];
+
+/// Dashboard pages (GET), by route path.
+const PAGES: &[(&str, Access)] = &[
+    ("/login", Public),
+    ("/", R(Role::Viewer)),
+    ("/registries", R(Role::Viewer)),
+    ("/catalog", R(Role::Viewer)),
+    ("/deployments", R(Role::Viewer)),
+    ("/pipeline-runs", R(Role::Viewer)),
+    ("/fleet-health", R(Role::Viewer)),
+    ("/settings", R(Role::Viewer)),
+    ("/settings/account", R(Role::Viewer)),
+    ("/settings/api-keys", R(Role::Viewer)),
+    ("/settings/users", R(Role::Admin)),
+    ("/settings/audit", R(Role::Admin)),
+];
+
+/// Everything else the router serves, by method and route-template prefix.
+const PREFIXES: &[(&str, &str, Access)] = &[
+    // Server functions: any signed-in user; each checks its own role in the service layer.
+    ("POST", "/ui/fn/", R(Role::Viewer)),
+    ("POST", "/auth/login", Public),
+    ("POST", "/auth/logout", Public),
+    ("GET", "/api/v1/openapi.json", Public),
+    ("GET", "/api/v1/docs", Public),
+    ("GET", "/pkg", Public),
+];
+
+/// The rule for `method` on the route template `route`; `None` when there is none.
+pub fn rule(method: &Method, route: &str) -> Option<Access> {
+    let m = method.as_str();
+    let m = if m == "HEAD" { "GET" } else { m };
+    API.iter()
+        .find(|(am, path, _)| *am == m && *path == route)
+        .map(|(_, _, a)| *a)
+        .or_else(|| {
+            (m == "GET")
+                .then(|| PAGES.iter().find(|(p, _)| *p == route).map(|(_, a)| *a))
+                .flatten()
+        })
+        .or_else(|| {
+            PREFIXES
+                .iter()
+                .find(|(pm, prefix, _)| *pm == m && route.starts_with(prefix))
+                .map(|(_, _, a)| *a)
+        })
+}
+
+/// A route the router serves, and who may call it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteRule {
+    /// HTTP method.
+    pub method: Method,
+    /// Route template, e.g. `/api/v1/api-keys/{id}`.
+    pub path: String,
+    /// A dashboard page (anonymous callers are sent to the sign-in page).
+    pub page: bool,
+    /// The rule.
+    pub access: Access,
+}
+
+/// Every documented route, dashboard page and server function with its rule.
+///
+/// # Panics
+/// When one has no rule: the server must not start with an undecided route.
+pub fn inventory() -> Vec<RouteRule> {
+    let mut routes = Vec::new();
+    let (_, doc) = super::documented();
+    for (path, item) in &doc.paths.paths {
+        for (method, op) in [
+            (Method::GET, &item.get),
+            (Method::POST, &item.post),
+            (Method::PUT, &item.put),
+            (Method::PATCH, &item.patch),
+            (Method::DELETE, &item.delete),
+        ] {
+            if op.is_some() {
+                routes.push((method, path.clone(), false));
+            }
+        }
+    }
+    for listing in leptos_axum::generate_route_list(app::App) {
+        routes.push((Method::GET, listing.path().to_owned(), true));
+    }
+    for (path, method) in leptos::server_fn::axum::server_fn_paths() {
+        routes.push((method, path.to_owned(), false));
+    }
+    routes
+        .into_iter()
+        .map(|(method, path, page)| {
+            let access = rule(&method, &path).unwrap_or_else(|| {
+                panic!("route {method} {path} has no access rule in server/src/http/access.rs")
+            });
+            RouteRule {
+                method,
+                path,
+                page,
+                access,
+            }
+        })
+        .collect()
+}
+
+/// Applies the rule of the matched route to the caller: 401 (or a redirect to sign-in for
+/// pages) without credentials, 403 with too low a role. A route with no rule is refused.
+pub async fn enforce(req: Request, next: Next) -> Response {
+    let Some(route) = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned())
+    else {
+        return next.run(req).await; // the fallback: static files and 404s
+    };
+    let Some(access) = rule(req.method(), &route) else {
+        if ["GET", "POST", "PUT", "PATCH", "DELETE"].iter().any(|m| {
+            rule(
+                &Method::from_bytes(m.as_bytes()).unwrap_or_default(),
+                &route,
+            )
+            .is_some()
+        }) {
+            // A known route with another method: let the router answer 405 with `Allow`.
+            return next.run(req).await;
+        }
+        tracing::error!(method = %req.method(), route, "route has no access rule; refusing");
+        return problem_response(
+            Problem::new(403, "Forbidden")
+                .with_type("forbidden")
+                .with_detail("This route is not open to anyone."),
+        );
+    };
+    let Access::Role(needed) = access else {
+        return next.run(req).await;
+    };
+    let page = *req.method() == Method::GET && PAGES.iter().any(|(p, _)| *p == route);
+    let caller = req
+        .extensions()
+        .get::<Caller>()
+        .cloned()
+        .unwrap_or_default();
+    match &caller.principal {
+        None if page => {
+            let target = req
+                .uri()
+                .path_and_query()
+                .map_or("/", |p| p.as_str())
+                .to_owned();
+            let location = format!(
+                "/login?next={}",
+                target
+                    .replace('%', "%25")
+                    .replace('&', "%26")
+                    .replace('#', "%23")
+            );
+            (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
+        }
+        None => {
+            let mut res = problem_response(
+                Problem::new(401, "Unauthorized")
+                    .with_type("unauthorized")
+                    .with_detail("Sign in, or send an API key as `Authorization: Bearer mcpo_…`."),
+            );
+            res.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
+            res
+        }
+        Some(p) if p.role < needed => {
+            let detail = format!("This needs the {needed} role; you have {}.", p.role);
+            if page {
+                let body = format!(
+                    "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Forbidden · MCP Orchestrator</title></head>\
+                     <body><main><h1>Forbidden</h1><p>{detail}</p><p><a href=\"/\">Back to the overview</a></p></main></body></html>"
+                );
+                (StatusCode::FORBIDDEN, Html(body)).into_response()
+            } else {
+                problem_response(
+                    Problem::new(403, "Forbidden")
+                        .with_type("forbidden")
+                        .with_detail(detail),
+                )
+            }
+        }
+        Some(_) => next.run(req).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn every_route_has_a_rule() {
+        let routes = inventory();
+        assert!(routes
+            .iter()
+            .any(|r| r.path == "/api/v1/api-keys" && r.method == Method::POST));
+        assert!(routes
+            .iter()
+            .any(|r| r.page && r.path == "/settings/users" && r.access == R(Role::Admin)));
+        assert!(routes.iter().any(|r| r.path.starts_with("/ui/fn/")));
+    }
+
+    #[test]
+    fn head_follows_get_and_unknown_routes_have_no_rule() {
+        assert_eq!(rule(&Method::HEAD, "/health/live"), Some(Public));
+        assert_eq!(rule(&Method::GET, "/api/v1/nothing"), None);
+        assert_eq!(rule(&Method::DELETE, "/api/v1/system"), None);
+    }
+}
