@@ -10,6 +10,9 @@ PG_PORT="${MCPO_TEST_PG_PORT:-55432}"
 PG_DIR="$ROOT/pg"
 DOCKER_DIR="$ROOT/docker"
 DOCKER_SOCK="$DOCKER_DIR/docker.sock"
+# Who is starting: `stop` with the same MCPO_SERVICES_OWNER stops only what that start started
+# (a developer's services and a CI run on the same machine leave each other alone).
+OWNER="${MCPO_SERVICES_OWNER:-manual}"
 
 log() { printf '[services] %s\n' "$*" >&2; }
 as_postgres() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
@@ -26,7 +29,7 @@ start_postgres() {
     log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
     as_postgres "$bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/log" -w -t 60 start \
       -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_DIR -c fsync=off -c max_connections=300" >/dev/null
-    touch "$ROOT/owned-postgres"   # `stop` stops only what `start` started
+    echo "$OWNER" > "$ROOT/owned-postgres"   # `stop` stops only what this owner started
   fi
   echo "export MCPO_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:$PG_PORT/postgres"
 }
@@ -49,7 +52,7 @@ start_docker() {
       sleep 0.5
     done
     docker -H "unix://$DOCKER_SOCK" info >/dev/null 2>&1 || { log "dockerd did not start:"; tail -n 20 "$DOCKER_DIR/dockerd.log" >&2; exit 1; }
-    touch "$ROOT/owned-docker"
+    echo "$OWNER" > "$ROOT/owned-docker"
   fi
   echo "export DOCKER_HOST=unix://$DOCKER_SOCK"
 }
@@ -57,11 +60,11 @@ start_docker() {
 stop_all() {
   local bin; bin="$(pg_bin)"
   # Services that were already running (a developer's, another run's) are left alone.
-  if [ -f "$ROOT/owned-postgres" ]; then
+  if [ "$(cat "$ROOT/owned-postgres" 2>/dev/null)" = "$OWNER" ]; then
     as_postgres "$bin/pg_ctl" -D "$PG_DIR/data" -m fast stop >/dev/null 2>&1 || true
     rm -f "$ROOT/owned-postgres"
   fi
-  if [ -f "$ROOT/owned-docker" ] && [ -f "$DOCKER_DIR/dockerd.pid" ]; then
+  if [ "$(cat "$ROOT/owned-docker" 2>/dev/null)" = "$OWNER" ] && [ -f "$DOCKER_DIR/dockerd.pid" ]; then
     kill "$(cat "$DOCKER_DIR/dockerd.pid")" 2>/dev/null || true
     rm -f "$ROOT/owned-docker"
   fi

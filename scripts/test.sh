@@ -10,6 +10,7 @@ step() { printf '\n\033[1;34m==> %s\033[0m\n' "$*"; }
 started=$(date +%s)
 
 step "starting PostgreSQL and Docker on loopback"
+export MCPO_SERVICES_OWNER="test-run-$$"
 eval "$(scripts/test-services.sh start)"
 trap 'scripts/test-services.sh stop' EXIT
 

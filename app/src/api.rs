@@ -48,6 +48,12 @@ pub async fn get_system_info() -> Result<SystemInfo, ServerFnError> {
     domain::system::info(&ctx).await.map_err(ssr::shown)
 }
 
+/// What the sign-in page offers (the identity-provider button).
+#[server(prefix = "/ui/fn", endpoint = "sign_in_options")]
+pub async fn sign_in_options() -> Result<types::SignInOptions, ServerFnError> {
+    Ok(use_context::<types::SignInOptions>().unwrap_or_default())
+}
+
 /// The signed-in user, if any.
 #[server(prefix = "/ui/fn", endpoint = "whoami")]
 pub async fn whoami() -> Result<Option<Me>, ServerFnError> {

@@ -25,6 +25,8 @@ pub struct Ctx {
     pub instance: Instance,
     /// API keys recently looked up (see [`access::api_keys`]).
     pub keys: std::sync::Arc<access::api_keys::KeyCache>,
+    /// The secret-store key (set at start-up by `serve`).
+    pub secret_key: Option<std::sync::Arc<secrets::SecretKey>>,
 }
 
 impl Ctx {
@@ -34,6 +36,7 @@ impl Ctx {
             db,
             instance,
             keys: std::sync::Arc::default(),
+            secret_key: None,
         }
     }
 }

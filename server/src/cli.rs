@@ -39,6 +39,11 @@ pub enum Command {
         #[command(subcommand)]
         action: ApiKeysAction,
     },
+    /// Manage the secret store.
+    Secrets {
+        #[command(subcommand)]
+        action: SecretsAction,
+    },
     /// Exit 0 if the server on `listen` answers `/health/live` (for container HEALTHCHECKs).
     Healthcheck,
     /// Inspect the configuration.
@@ -93,6 +98,15 @@ pub enum ApiKeysAction {
     },
 }
 
+/// Secret-store actions.
+#[derive(Debug, Subcommand)]
+pub enum SecretsAction {
+    /// Generate a new key and re-encrypt every secret with it, in one transaction. With a key
+    /// file, the old key is kept as `<file>.old`; with MCPO_SECRET_KEY, the new key is printed
+    /// for you to store.
+    RotateKey,
+}
+
 /// Configuration actions.
 #[derive(Debug, Subcommand)]
 pub enum ConfigAction {
@@ -116,6 +130,10 @@ pub enum RunError {
     },
     #[error("server error: {0}")]
     Serve(std::io::Error),
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    #[error(transparent)]
+    Secrets(#[from] domain::secrets::SecretError),
     #[error("unhealthy: {0}")]
     Unhealthy(String),
 }
@@ -181,6 +199,14 @@ pub async fn run(command: Command, config: Config, layers: Layers) -> Result<(),
                 created.info.name, created.info.prefix, created.info.role
             );
             Ok(())
+        }
+        Command::Secrets {
+            action: SecretsAction::RotateKey,
+        } => {
+            let db = open_migrated(&config).await?;
+            let result = crate::secret_key::rotate(&db, &config.secret_key_file).await;
+            db.close().await;
+            result
         }
         Command::Migrate { action } => {
             let db = Database::connect(&config.database_url, &config.database).await?;

@@ -40,6 +40,14 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Sign-in, sessions and cookies.
     pub auth: AuthConfig,
+    /// Request rate limits.
+    pub rate_limit: RateLimitConfig,
+    /// Origins allowed to call the API from browsers (CORS); empty: same origin only.
+    pub cors_origins: Vec<String>,
+    /// Send `Strict-Transport-Security` (set when a TLS-terminating proxy fronts the server).
+    pub hsts: bool,
+    /// Where the secret-store key lives when `MCPO_SECRET_KEY` is not set (created if missing).
+    pub secret_key_file: PathBuf,
 }
 
 /// Whether the session cookie carries the `Secure` attribute.
@@ -64,6 +72,64 @@ pub struct AuthConfig {
     pub session_absolute: Duration,
     /// The `Secure` cookie attribute.
     pub cookie_secure: CookieSecure,
+    /// Sign-in through an identity provider, when configured.
+    pub oidc: Option<OidcConfig>,
+}
+
+/// How to find the provider's endpoints.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProviderEndpoints {
+    /// OpenID Connect: endpoints and keys from `{issuer}/.well-known/openid-configuration`;
+    /// the ID token (signature, issuer, audience, expiry, nonce) identifies the user.
+    Discovery { issuer: String },
+    /// Plain OAuth2 (GitHub style): the user comes from the user-info endpoint.
+    Manual {
+        authorize_url: String,
+        token_url: String,
+        userinfo_url: String,
+    },
+}
+
+/// Sign-in through an OpenID Connect or plain OAuth2 provider (authorization code + PKCE).
+#[derive(Clone, Debug)]
+pub struct OidcConfig {
+    /// Where the endpoints come from.
+    pub endpoints: ProviderEndpoints,
+    /// Client id registered at the provider.
+    pub client_id: String,
+    /// Client secret (never shown).
+    pub client_secret: Option<String>,
+    /// Scopes to ask for, e.g. `openid email profile`.
+    pub scopes: Vec<String>,
+    /// The callback URL registered at the provider (`…/auth/oidc/callback`).
+    pub redirect_url: String,
+    /// Label of the sign-in button.
+    pub display_name: String,
+    /// E-mail domains allowed in (empty: no domain rule).
+    pub allowed_domains: Vec<String>,
+    /// E-mail addresses or user names allowed in (empty: no user rule).
+    pub allowed_users: Vec<String>,
+    /// A claim (or user-info field) holding `viewer`, `operator` or `admin`.
+    pub role_claim: Option<String>,
+    /// Role for allowed identities without a role claim; `None` admits nobody without one.
+    pub default_role: Option<types::Role>,
+}
+
+/// Request rate limits (per client IP and per principal).
+#[derive(Clone, Debug)]
+pub struct RateLimitConfig {
+    /// Sustained requests per second per client IP (0 turns limiting off).
+    pub per_ip_per_second: u32,
+    /// Burst allowance per client IP.
+    pub per_ip_burst: u32,
+    /// Sustained requests per second per signed-in user or API key.
+    pub per_principal_per_second: u32,
+    /// Burst allowance per principal.
+    pub per_principal_burst: u32,
+    /// Sign-in attempts per minute per client IP.
+    pub login_per_minute: u32,
+    /// Proxies whose `X-Forwarded-For` is believed (exact addresses).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Config {
@@ -153,6 +219,86 @@ const SETTINGS: &[Setting] = &[
         "24",
     ),
     setting("auth.cookie_secure", "MCPO_AUTH_COOKIE_SECURE", "auto"),
+    setting("auth.oidc.issuer_url", "MCPO_AUTH_OIDC_ISSUER_URL", ""),
+    setting(
+        "auth.oidc.authorize_url",
+        "MCPO_AUTH_OIDC_AUTHORIZE_URL",
+        "",
+    ),
+    setting("auth.oidc.token_url", "MCPO_AUTH_OIDC_TOKEN_URL", ""),
+    setting("auth.oidc.userinfo_url", "MCPO_AUTH_OIDC_USERINFO_URL", ""),
+    setting("auth.oidc.client_id", "MCPO_AUTH_OIDC_CLIENT_ID", ""),
+    Setting {
+        key: "auth.oidc.client_secret",
+        env: "MCPO_AUTH_OIDC_CLIENT_SECRET",
+        alias: None,
+        default: "",
+        secret: true,
+    },
+    setting(
+        "auth.oidc.scopes",
+        "MCPO_AUTH_OIDC_SCOPES",
+        "openid email profile",
+    ),
+    setting("auth.oidc.redirect_url", "MCPO_AUTH_OIDC_REDIRECT_URL", ""),
+    setting(
+        "auth.oidc.display_name",
+        "MCPO_AUTH_OIDC_DISPLAY_NAME",
+        "single sign-on",
+    ),
+    setting(
+        "auth.oidc.allowed_domains",
+        "MCPO_AUTH_OIDC_ALLOWED_DOMAINS",
+        "",
+    ),
+    setting(
+        "auth.oidc.allowed_users",
+        "MCPO_AUTH_OIDC_ALLOWED_USERS",
+        "",
+    ),
+    setting("auth.oidc.role_claim", "MCPO_AUTH_OIDC_ROLE_CLAIM", ""),
+    setting(
+        "auth.oidc.default_role",
+        "MCPO_AUTH_OIDC_DEFAULT_ROLE",
+        "none",
+    ),
+    setting(
+        "rate_limit.per_ip_per_second",
+        "MCPO_RATE_LIMIT_PER_IP_PER_SECOND",
+        "50",
+    ),
+    setting(
+        "rate_limit.per_ip_burst",
+        "MCPO_RATE_LIMIT_PER_IP_BURST",
+        "200",
+    ),
+    setting(
+        "rate_limit.per_principal_per_second",
+        "MCPO_RATE_LIMIT_PER_PRINCIPAL_PER_SECOND",
+        "100",
+    ),
+    setting(
+        "rate_limit.per_principal_burst",
+        "MCPO_RATE_LIMIT_PER_PRINCIPAL_BURST",
+        "400",
+    ),
+    setting(
+        "rate_limit.login_per_minute",
+        "MCPO_RATE_LIMIT_LOGIN_PER_MINUTE",
+        "10",
+    ),
+    setting(
+        "rate_limit.trusted_proxies",
+        "MCPO_RATE_LIMIT_TRUSTED_PROXIES",
+        "",
+    ),
+    setting("http.cors_origins", "MCPO_HTTP_CORS_ORIGINS", ""),
+    setting("http.hsts", "MCPO_HTTP_HSTS", "false"),
+    setting(
+        "secrets.key_file",
+        "MCPO_SECRETS_KEY_FILE",
+        "data/secret.key",
+    ),
 ];
 
 /// Where a value came from.
@@ -340,8 +486,142 @@ impl Layers {
                         _ => Err("expected auto, true or false".to_owned()),
                     }
                 })?,
+                oidc: self.oidc(&p)?,
             },
+            rate_limit: RateLimitConfig {
+                per_ip_per_second: p
+                    .parse("rate_limit.per_ip_per_second", |v| int_in(v, 0, 1_000_000))?,
+                per_ip_burst: p.parse("rate_limit.per_ip_burst", |v| int_in(v, 1, 1_000_000))?,
+                per_principal_per_second: p.parse("rate_limit.per_principal_per_second", |v| {
+                    int_in(v, 0, 1_000_000)
+                })?,
+                per_principal_burst: p.parse("rate_limit.per_principal_burst", |v| {
+                    int_in(v, 1, 1_000_000)
+                })?,
+                login_per_minute: p
+                    .parse("rate_limit.login_per_minute", |v| int_in(v, 1, 10_000))?,
+                trusted_proxies: p.parse("rate_limit.trusted_proxies", |v| {
+                    list(v)
+                        .iter()
+                        .map(|a| a.parse().map_err(|_| format!("{a:?} is not an IP address")))
+                        .collect()
+                })?,
+            },
+            cors_origins: p.parse("http.cors_origins", |v| {
+                list(v)
+                    .into_iter()
+                    .map(|o| {
+                        let ok = (o.starts_with("https://") || o.starts_with("http://"))
+                            && !o.ends_with('/')
+                            && o != "*";
+                        if ok {
+                            Ok(o)
+                        } else {
+                            Err(format!(
+                                "{o:?} is not an origin like https://ops.example.com"
+                            ))
+                        }
+                    })
+                    .collect()
+            })?,
+            hsts: p.parse("http.hsts", boolean)?,
+            secret_key_file: p.parse("secrets.key_file", |v| {
+                if v.is_empty() {
+                    Err("must not be empty".to_owned())
+                } else {
+                    Ok(PathBuf::from(v))
+                }
+            })?,
         })
+    }
+
+    fn oidc(&self, p: &Parser<'_>) -> Result<Option<OidcConfig>, ConfigError> {
+        let text = |key: &'static str| p.parse(key, |v| Ok::<_, String>(v.to_owned()));
+        let url = |key: &'static str| {
+            p.parse(key, |v| {
+                if v.is_empty() || v.starts_with("https://") || is_loopback_http(v) {
+                    Ok(v.to_owned())
+                } else {
+                    Err("must be an https:// URL (plain http only on loopback)".to_owned())
+                }
+            })
+        };
+        let client_id = text("auth.oidc.client_id")?;
+        let issuer = url("auth.oidc.issuer_url")?;
+        let (authorize, token, userinfo) = (
+            url("auth.oidc.authorize_url")?,
+            url("auth.oidc.token_url")?,
+            url("auth.oidc.userinfo_url")?,
+        );
+        if client_id.is_empty() {
+            if !issuer.is_empty() || !authorize.is_empty() {
+                return Err(self.invalid(
+                    "auth.oidc.client_id",
+                    "is needed when an identity provider is configured",
+                ));
+            }
+            return Ok(None);
+        }
+        let endpoints = if !issuer.is_empty() {
+            ProviderEndpoints::Discovery {
+                issuer: issuer.trim_end_matches('/').to_owned(),
+            }
+        } else if !authorize.is_empty() && !token.is_empty() && !userinfo.is_empty() {
+            ProviderEndpoints::Manual {
+                authorize_url: authorize,
+                token_url: token,
+                userinfo_url: userinfo,
+            }
+        } else {
+            return Err(self.invalid(
+                "auth.oidc.issuer_url",
+                "set an issuer URL (OpenID Connect) or all of authorize_url, token_url and userinfo_url (plain OAuth2)",
+            ));
+        };
+        let redirect_url = url("auth.oidc.redirect_url")?;
+        if redirect_url.is_empty() {
+            return Err(self.invalid("auth.oidc.redirect_url", "is needed: the callback URL registered at the provider, ending in /auth/oidc/callback"));
+        }
+        let secret = text("auth.oidc.client_secret")?;
+        Ok(Some(OidcConfig {
+            endpoints,
+            client_id,
+            client_secret: (!secret.is_empty()).then_some(secret),
+            scopes: text("auth.oidc.scopes")?
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
+            redirect_url,
+            display_name: text("auth.oidc.display_name")?,
+            allowed_domains: list(&text("auth.oidc.allowed_domains")?)
+                .into_iter()
+                .map(|d| d.to_ascii_lowercase())
+                .collect(),
+            allowed_users: list(&text("auth.oidc.allowed_users")?)
+                .into_iter()
+                .map(|u| u.to_ascii_lowercase())
+                .collect(),
+            role_claim: Some(text("auth.oidc.role_claim")?).filter(|c| !c.is_empty()),
+            default_role: p.parse("auth.oidc.default_role", |v| match v {
+                "none" | "" => Ok(None),
+                r => r
+                    .parse::<types::Role>()
+                    .map(Some)
+                    .map_err(|e| format!("{e}, or none")),
+            })?,
+        }))
+    }
+
+    fn invalid(&self, key: &str, message: &str) -> ConfigError {
+        let origin = self
+            .values
+            .get(key)
+            .map_or(Origin::Default, |(_, o)| o.clone());
+        ConfigError::Invalid {
+            key: key.to_owned(),
+            origin,
+            message: message.to_owned(),
+        }
     }
 
     /// Every setting with its effective value (secrets redacted) — for `config check` and the API.
@@ -409,6 +689,44 @@ fn int_in<T: TryFrom<u64>>(v: &str, min: u64, max: u64) -> Result<T, String> {
         return Err(format!("expected a whole number from {min} to {max}"));
     }
     T::try_from(n).map_err(|_| format!("expected a whole number from {min} to {max}"))
+}
+
+/// A comma-separated list; blanks dropped.
+fn list(v: &str) -> Vec<String> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn boolean(v: &str) -> Result<bool, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err("expected true or false".to_owned()),
+    }
+}
+
+/// `http://127.0.0.1…`, `http://localhost…`, `http://[::1]…`: plain HTTP that never leaves
+/// the machine (test identity providers).
+fn is_loopback_http(v: &str) -> bool {
+    let Some(rest) = v.strip_prefix("http://") else {
+        return false;
+    };
+    let host = rest.split(['/', '?']).next().unwrap_or_default();
+    let host = host.rsplit_once(':').map_or(host, |(h, port)| {
+        if port.bytes().all(|b| b.is_ascii_digit()) {
+            h
+        } else {
+            host
+        }
+    });
+    host == "localhost"
+        || host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn join(prefix: &str, key: &str) -> String {
@@ -617,6 +935,93 @@ mod tests {
             Err(ConfigError::File { .. })
         ));
         assert!(l.apply_toml("listen = [1]", "c.toml").is_err());
+    }
+
+    #[test]
+    fn oidc_needs_a_complete_provider() {
+        let mut l = Layers::default();
+        assert!(l.resolve().unwrap().auth.oidc.is_none(), "off by default");
+        l.apply_env(env(&[(
+            "MCPO_AUTH_OIDC_ISSUER_URL",
+            "https://id.example.com/",
+        )]));
+        assert_eq!(l.resolve().unwrap_err().key(), Some("auth.oidc.client_id"));
+        l.apply_env(env(&[("MCPO_AUTH_OIDC_CLIENT_ID", "mcpo")]));
+        assert_eq!(
+            l.resolve().unwrap_err().key(),
+            Some("auth.oidc.redirect_url")
+        );
+        l.apply_env(env(&[
+            (
+                "MCPO_AUTH_OIDC_REDIRECT_URL",
+                "http://127.0.0.1:3000/auth/oidc/callback",
+            ),
+            ("MCPO_AUTH_OIDC_DEFAULT_ROLE", "viewer"),
+        ]));
+        let c = l.resolve().unwrap().auth.oidc.unwrap();
+        assert_eq!(
+            c.endpoints,
+            ProviderEndpoints::Discovery {
+                issuer: "https://id.example.com".into()
+            }
+        );
+        assert_eq!(c.default_role, Some(types::Role::Viewer));
+        assert_eq!(c.scopes, ["openid", "email", "profile"]);
+        let mut l = Layers::default();
+        l.apply_env(env(&[
+            ("MCPO_AUTH_OIDC_ISSUER_URL", "http://id.example.com"),
+            ("MCPO_AUTH_OIDC_CLIENT_ID", "x"),
+        ]));
+        assert_eq!(
+            l.resolve().unwrap_err().key(),
+            Some("auth.oidc.issuer_url"),
+            "plain http only on loopback"
+        );
+    }
+
+    #[test]
+    fn loopback_http_detection() {
+        for ok in [
+            "http://127.0.0.1:8080/x",
+            "http://localhost/",
+            "http://[::1]:9/a",
+        ] {
+            assert!(is_loopback_http(ok), "{ok}");
+        }
+        for bad in [
+            "http://example.com",
+            "http://127.0.0.1.evil.com/",
+            "https://127.0.0.1",
+        ] {
+            assert!(!is_loopback_http(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn lists_and_origins() {
+        let mut l = Layers::default();
+        l.apply_env(env(&[
+            (
+                "MCPO_HTTP_CORS_ORIGINS",
+                "https://a.example, http://localhost:5173",
+            ),
+            ("MCPO_RATE_LIMIT_TRUSTED_PROXIES", "10.0.0.1"),
+        ]));
+        let c = l.resolve().unwrap();
+        assert_eq!(
+            c.cors_origins,
+            ["https://a.example", "http://localhost:5173"]
+        );
+        assert_eq!(c.rate_limit.trusted_proxies.len(), 1);
+        for (var, bad) in [
+            ("MCPO_HTTP_CORS_ORIGINS", "*"),
+            ("MCPO_HTTP_CORS_ORIGINS", "https://a/"),
+            ("MCPO_RATE_LIMIT_TRUSTED_PROXIES", "proxy"),
+        ] {
+            let mut l = Layers::default();
+            l.apply_env(env(&[(var, bad)]));
+            assert!(l.resolve().is_err(), "{var}={bad}");
+        }
     }
 
     #[test]

@@ -21,7 +21,8 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         tracing::warn!(username = "admin", password = %password, "created the initial admin with a random password; change it after signing in");
     }
     let instance = Instance::register(&db).await?;
-    let ctx = Ctx::new(db, instance);
+    let mut ctx = Ctx::new(db, instance);
+    ctx.secret_key = Some(Arc::new(crate::secret_key::load(&config.secret_key_file)?));
     let sessions = domain::access::session_store::DbSessionStore::new(ctx.db.conn.clone());
     let session_cleanup = tokio::spawn(
         tower_sessions::session_store::ExpiredDeletion::continuously_delete_expired(
@@ -38,6 +39,16 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         session_absolute: config.auth.session_absolute,
         session_idle: config.auth.session_idle,
         secure_cookies: config.secure_cookies(),
+        limiters: Arc::new(http::rate_limit::Limiters::new(&config.rate_limit)),
+        login_per_minute: config.rate_limit.login_per_minute,
+        hsts: config.hsts,
+        cors_origins: config.cors_origins.clone(),
+        oidc: match config.auth.oidc.clone() {
+            Some(c) => Some(Arc::new(
+                http::oidc::Oidc::new(c).map_err(RunError::Config)?,
+            )),
+            None => None,
+        },
     };
     let app = http::router(state);
 

@@ -24,6 +24,16 @@ pub struct AppState {
     pub session_idle: std::time::Duration,
     /// Whether the session cookie is `Secure`.
     pub secure_cookies: bool,
+    /// Per-IP and per-principal rate limiters.
+    pub limiters: Arc<crate::http::rate_limit::Limiters>,
+    /// Sign-in attempts per minute per client IP.
+    pub login_per_minute: u32,
+    /// Send `Strict-Transport-Security`.
+    pub hsts: bool,
+    /// Origins allowed to call the API from browsers (CORS).
+    pub cors_origins: Vec<String>,
+    /// The identity provider, when one is configured.
+    pub oidc: Option<Arc<crate::http::oidc::Oidc>>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

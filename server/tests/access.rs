@@ -158,7 +158,7 @@ async fn access_matrix_over_every_route_the_router_serves() {
 async fn sign_in_sessions_and_sign_out() {
     for backend in BACKENDS {
         let s = TestServer::spawn(BIN, backend).await;
-        let browser = reqwest::Client::builder()
+        let browser = testkit::client_builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
             .build()

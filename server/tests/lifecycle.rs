@@ -212,3 +212,76 @@ async fn healthcheck_subcommand_reports_the_local_server() {
     assert_eq!(code, 1);
     assert!(err.contains("unhealthy: cannot connect"), "{err}");
 }
+
+#[tokio::test]
+async fn secret_key_is_created_once_and_rotation_re_encrypts() {
+    let dir = tempfile_dir();
+    let key_file = format!("{dir}/rot/secret.key");
+    let _ = std::fs::remove_dir_all(format!("{dir}/rot"));
+    let db = TestDb::new(Backend::Sqlite).await;
+    let env = [
+        ("DATABASE_URL", db.url.as_str()),
+        ("MCPO_SECRETS_KEY_FILE", key_file.as_str()),
+        ("MCPO_LOG_FORMAT", "json"),
+    ];
+    // The first start creates the key file, private to the owner.
+    let mut s = TestServer::spawn_with(BIN, db_clone(&db), &env[1..2]).await;
+    let _ = Command::new("kill")
+        .args(["-TERM", &s.pid().to_string()])
+        .status();
+    assert_eq!(s.wait_exit(Duration::from_secs(10)), Some(0));
+    let first = std::fs::read_to_string(&key_file).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    // Store a secret with that key, then rotate through the CLI.
+    let url = domain::DatabaseUrl::parse(&db.url).unwrap();
+    let conn = domain::Database::connect(&url, &domain::DbOptions::default())
+        .await
+        .unwrap();
+    let old = domain::secrets::SecretKey::from_base64(&first).unwrap();
+    domain::secrets::put(
+        &conn.conn,
+        &old,
+        "registry/1/auth",
+        &domain::secrets::SecretValue::new("tok-123"),
+    )
+    .await
+    .unwrap();
+    let (code, _, err) = run(&["secrets", "rotate-key"], &env);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("re-encrypted 1 secret(s)"), "{err}");
+    let second = std::fs::read_to_string(&key_file).unwrap();
+    assert_ne!(first, second);
+    assert_eq!(
+        std::fs::read_to_string(format!("{key_file}.old")).unwrap_or_else(|_| {
+            std::fs::read_to_string(format!("{dir}/rot/secret.key.old")).unwrap()
+        }),
+        first
+    );
+    let new = domain::secrets::SecretKey::from_base64(&second).unwrap();
+    assert_eq!(
+        domain::secrets::get(&conn.conn, &new, "registry/1/auth")
+            .await
+            .unwrap()
+            .unwrap()
+            .expose(),
+        "tok-123"
+    );
+    assert!(
+        domain::secrets::get(&conn.conn, &old, "registry/1/auth")
+            .await
+            .is_err(),
+        "the old key no longer opens it"
+    );
+    conn.close().await;
+}
+
+fn db_clone(db: &TestDb) -> TestDb {
+    TestDb::existing(&db.url, db.backend)
+}

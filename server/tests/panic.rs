@@ -27,6 +27,16 @@ async fn a_panic_is_a_500_problem_without_detail() {
         session_absolute: std::time::Duration::from_secs(3600),
         session_idle: std::time::Duration::from_secs(600),
         secure_cookies: false,
+        oidc: None,
+        limiters: Arc::new(server::http::rate_limit::Limiters::new(
+            &server::config::Layers::default()
+                .resolve()
+                .unwrap()
+                .rate_limit,
+        )),
+        login_per_minute: 10,
+        hsts: false,
+        cors_origins: Vec::new(),
     };
     // Public routes of the real rule table (a route without a rule is refused outright).
     let routes: Router<AppState> = Router::new()

@@ -61,6 +61,17 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// Another handle on an existing database (the first handle keeps the files alive).
+    pub fn existing(url: &str, backend: Backend) -> Self {
+        Self {
+            url: url.to_owned(),
+            backend,
+            _dir: None,
+        }
+    }
+}
+
 /// The admin URL of the test PostgreSQL server.
 pub fn postgres_admin_url() -> String {
     std::env::var("MCPO_TEST_POSTGRES_URL").expect(

@@ -13,5 +13,12 @@ mod server;
 pub use db::{Backend, TestDb};
 pub use server::{TestServer, ADMIN_PASSWORD};
 
+/// A reqwest client builder that works with the server's TLS set-up (rustls with ring; the
+/// provider must be installed before any client is built).
+pub fn client_builder() -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+}
+
 /// Both database engines: integration tests that touch the database run on each.
 pub const BACKENDS: [Backend; 2] = [Backend::Sqlite, Backend::Postgres];

@@ -21,6 +21,7 @@ pub struct TestServer {
     /// A client with a bounded timeout.
     pub client: reqwest::Client,
     bin: String,
+    _scratch: tempfile::TempDir,
     child: Child,
     logs: Arc<Mutex<Vec<String>>>,
 }
@@ -36,6 +37,9 @@ impl TestServer {
 
     /// Starts `bin` on `db` with extra environment variables.
     pub async fn spawn_with(bin: &str, db: TestDb, env: &[(&str, &str)]) -> Self {
+        // Files the server makes on first start (the secret-store key) go here, not into the
+        // working directory.
+        let scratch = tempfile::tempdir().expect("scratch dir");
         let mut cmd = Command::new(bin);
         cmd.arg("serve")
             .env_clear()
@@ -45,6 +49,7 @@ impl TestServer {
             .env("MCPO_LOG_FORMAT", "json")
             .env("RUST_LOG", "info,mcp_orchestrator::access=debug")
             .env("MCPO_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("MCPO_SECRETS_KEY_FILE", scratch.path().join("secret.key"))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -87,7 +92,7 @@ impl TestServer {
                 }
             }
         };
-        let client = reqwest::Client::builder()
+        let client = crate::client_builder()
             .timeout(Duration::from_secs(30))
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -98,6 +103,7 @@ impl TestServer {
             db,
             client,
             bin: bin.to_owned(),
+            _scratch: scratch,
             child,
             logs,
         }
@@ -154,7 +160,7 @@ impl TestServer {
     /// # Panics
     /// When the sign-in does not redirect to `/`.
     pub async fn session(&self, username: &str, password: &str) -> reqwest::Client {
-        let client = reqwest::Client::builder()
+        let client = crate::client_builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(30))

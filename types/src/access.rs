@@ -170,6 +170,13 @@ impl KeyName {
     }
 }
 
+/// What the sign-in page offers.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInOptions {
+    /// Label of the identity-provider button, when one is configured.
+    pub sso: Option<String>,
+}
+
 /// Who is calling: `GET /api/v1/me`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -11,6 +11,10 @@ pub fn Login() -> impl IntoView {
     let query = use_query_map();
     let error = move || {
         query.with(|q| match q.get("error").as_deref() {
+            Some("denied") => {
+                Some("Your identity provider account is not allowed in. Ask an administrator.")
+            }
+            Some("sso") => Some("Sign-in through the identity provider failed. Try again."),
             Some("locked") => Some(
                 "Too many failed attempts: this account is locked for a while. Try again later.",
             ),
@@ -19,11 +23,21 @@ pub fn Login() -> impl IntoView {
         })
     };
     let next = move || query.with(|q| q.get("next").unwrap_or_else(|| "/".to_owned()));
+    let options = Resource::new(|| (), |_| crate::api::sign_in_options());
     view! {
         <Title text="Sign in" />
         <div class="mx-auto mt-8 max-w-sm rounded-lg bg-white p-6 shadow-sm ring-1 ring-slate-200">
             <h1 class="text-2xl font-semibold">"Sign in"</h1>
             {move || error().map(|e| view! { <p role="alert" class="mt-4 rounded border border-red-300 bg-red-50 p-3 text-sm text-red-900">{e}</p> })}
+            <Suspense fallback=|| ()>
+                {move || options.get().and_then(Result::ok).and_then(|o| o.sso).map(|label| view! {
+                    <a href=move || format!("/auth/oidc/start?next={}", urlencode(&next()))
+                        class="mt-4 block w-full rounded bg-slate-800 px-3 py-2 text-center font-medium text-white hover:bg-slate-700 focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-indigo-600">
+                        {format!("Sign in with {label}")}
+                    </a>
+                    <p class="mt-4 text-center text-sm text-slate-500">"or with a password"</p>
+                })}
+            </Suspense>
             <form method="post" action="/auth/login" class="mt-4 space-y-4">
                 <input type="hidden" name="next" value=next />
                 <div>
@@ -42,4 +56,16 @@ pub fn Login() -> impl IntoView {
             </form>
         </div>
     }
+}
+
+/// Percent-encodes a path for a query value.
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

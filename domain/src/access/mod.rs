@@ -6,6 +6,7 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod external;
 pub mod passwords;
 pub mod session_store;
 pub mod users;

@@ -63,6 +63,7 @@ const PREFIXES: &[(&str, &str, Access)] = &[
     ("POST", "/ui/fn/", R(Role::Viewer)),
     ("POST", "/auth/login", Public),
     ("POST", "/auth/logout", Public),
+    ("GET", "/auth/oidc/", Public),
     ("GET", "/api/v1/openapi.json", Public),
     ("GET", "/api/v1/docs", Public),
     ("GET", "/pkg", Public),

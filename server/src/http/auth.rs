@@ -46,10 +46,16 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     let mut caller = Caller {
         principal: None,
         request_id: req.extensions().get::<RequestId>().map(|r| r.0.clone()),
+        // The address after trusted-proxy resolution (rate_limit::per_ip), else the peer.
         client_ip: req
             .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_string()),
+            .get::<super::rate_limit::ClientIp>()
+            .map(|c| c.0.to_string())
+            .or_else(|| {
+                req.extensions()
+                    .get::<ConnectInfo<SocketAddr>>()
+                    .map(|c| c.0.ip().to_string())
+            }),
     };
     let mut by_cookie = false;
     if let Some(value) = req.headers().get(header::AUTHORIZATION) {
@@ -177,21 +183,10 @@ pub async fn login(
         return login_page("invalid", &next).into_response();
     }
     match users::login_local(&state.ctx, &caller, &form.username, &form.password).await {
-        Ok(principal) => {
-            let auth = SessionAuth {
-                user_id: principal.id.clone(),
-                signed_in_at: chrono::Utc::now().timestamp(),
-            };
-            if let Err(e) = session.cycle_id().await {
-                tracing::error!(error = %e, "session id rotation failed");
-                return super::problem::ApiError::Internal("session".into()).into_response();
-            }
-            if let Err(e) = session.insert(SESSION_KEY, auth).await {
-                tracing::error!(error = %e, "session write failed");
-                return super::problem::ApiError::Internal("session".into()).into_response();
-            }
-            Redirect::to(&next).into_response()
-        }
+        Ok(principal) => match establish_session(&session, &principal.id).await {
+            Ok(()) => Redirect::to(&next).into_response(),
+            Err(res) => res,
+        },
         Err(failure) => {
             tokio::time::sleep(failure.delay).await;
             let code = match failure.error {
@@ -204,6 +199,29 @@ pub async fn login(
             login_page(code, &next).into_response()
         }
     }
+}
+
+/// Signs `user_id` in on `session`: a new session id first (no fixation), then the user.
+/// Used by the password form and by identity-provider callbacks.
+pub async fn establish_session(session: &Session, user_id: &str) -> Result<(), Response> {
+    let auth = SessionAuth {
+        user_id: user_id.to_owned(),
+        signed_in_at: chrono::Utc::now().timestamp(),
+    };
+    if let Err(e) = session.cycle_id().await {
+        tracing::error!(error = %e, "session id rotation failed");
+        return Err(super::problem::ApiError::Internal("session".into()).into_response());
+    }
+    if let Err(e) = session.insert(SESSION_KEY, auth).await {
+        tracing::error!(error = %e, "session write failed");
+        return Err(super::problem::ApiError::Internal("session".into()).into_response());
+    }
+    Ok(())
+}
+
+/// The `next` target of a sign-in, reduced to a local path (never another site).
+pub fn local_path(next: Option<&str>) -> String {
+    safe_next(next)
 }
 
 /// `POST /auth/logout`: ends the session on the server (the row is deleted), then the form.

@@ -21,12 +21,15 @@ pub fn routes(router: Router<AppState>, state: &AppState) -> Router<AppState> {
     let leptos_routes = generate_route_list(App);
     let ctx = state.ctx.clone();
     let options = state.leptos.clone();
+    let sign_in = types::SignInOptions {
+        sso: state.oidc.as_ref().map(|o| o.display_name().to_owned()),
+    };
     let site_root = std::path::PathBuf::from(&*state.leptos.site_root);
     router
         .leptos_routes_with_context(
             state,
             leptos_routes,
-            move || provide_context(ctx.clone()),
+            page_context(ctx.clone(), sign_in.clone()),
             move || shell(options.clone()),
         )
         .nest_service(
@@ -57,10 +60,12 @@ async fn fallback(State(state): State<AppState>, req: Request) -> Response {
 
 async fn not_found(state: AppState, req: Request) -> Response {
     if wants_html(&req) {
-        let ctx = state.ctx.clone();
         let options = state.leptos.clone();
+        let sign_in = types::SignInOptions {
+            sso: state.oidc.as_ref().map(|o| o.display_name().to_owned()),
+        };
         let render = leptos_axum::render_app_to_stream_with_context(
-            move || provide_context(ctx.clone()),
+            page_context(state.ctx.clone(), sign_in),
             move || shell(options.clone()),
         );
         let mut res = render(req).await;
@@ -68,6 +73,26 @@ async fn not_found(state: AppState, req: Request) -> Response {
         return res;
     }
     problem_response(generic(StatusCode::NOT_FOUND))
+}
+
+/// What every rendered page and server function gets in its context: the service layer, the
+/// sign-in options, and (pages) a Content-Security-Policy allowing exactly this render's nonce.
+fn page_context(
+    ctx: domain::Ctx,
+    sign_in: types::SignInOptions,
+) -> impl Fn() + Clone + Send + Sync + 'static {
+    move || {
+        provide_context(ctx.clone());
+        provide_context(sign_in.clone());
+        if let (Some(nonce), Some(res)) = (
+            leptos::nonce::use_nonce(),
+            leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),
+        ) {
+            if let Ok(v) = axum::http::HeaderValue::from_str(&super::security::page_csp(&nonce)) {
+                res.insert_header(header::CONTENT_SECURITY_POLICY, v);
+            }
+        }
+    }
 }
 
 /// A browser navigating (Accept lists text/html) gets the dashboard's 404 page.

@@ -18,6 +18,7 @@ pub struct Metrics {
     registry: Registry,
     http_requests: IntCounterVec,
     http_duration: HistogramVec,
+    rate_limited: IntCounterVec,
 }
 
 impl Metrics {
@@ -63,6 +64,17 @@ impl Metrics {
                 },
             ])
             .set(1);
+        let rate_limited = IntCounterVec::new(
+            Opts::new(
+                "mcpo_rate_limited_total",
+                "Requests refused by a rate limit, by scope (ip, principal, login).",
+            ),
+            &["scope"],
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(rate_limited.clone()))
+            .expect("unique metric");
         for c in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
@@ -74,6 +86,7 @@ impl Metrics {
             registry,
             http_requests,
             http_duration,
+            rate_limited,
         }
     }
 
@@ -100,6 +113,11 @@ impl Metrics {
         self.http_duration
             .with_label_values(&labels)
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts one request refused by the `scope` limit.
+    pub fn rate_limited(&self, scope: &str) {
+        self.rate_limited.with_label_values(&[scope]).inc();
     }
 
     /// The registry, for later capabilities to add their instruments.

@@ -9,8 +9,11 @@ pub mod auth;
 pub mod dashboard;
 pub mod health;
 pub mod metrics;
+pub mod oidc;
 pub mod problem;
+pub mod rate_limit;
 pub mod request_context;
+pub mod security;
 
 use axum::{extract::DefaultBodyLimit, middleware, Router};
 use tower_http::{catch_panic::CatchPanicLayer, limit::RequestBodyLimitLayer};
@@ -85,8 +88,16 @@ pub fn router(state: AppState) -> Router {
     let routes = Router::new()
         .merge(api)
         .merge(docs)
-        .route("/auth/login", axum::routing::post(auth::login))
-        .route("/auth/logout", axum::routing::post(auth::logout));
+        .route(
+            "/auth/login",
+            axum::routing::post(auth::login).layer(rate_limit::login_layer(
+                state.login_per_minute,
+                state.metrics.clone(),
+            )),
+        )
+        .route("/auth/logout", axum::routing::post(auth::logout))
+        .route("/auth/oidc/start", axum::routing::get(oidc::start))
+        .route("/auth/oidc/callback", axum::routing::get(oidc::callback));
     let routes = dashboard::routes(routes, &state);
     with_layers(routes, &state).with_state(state)
 }
@@ -115,10 +126,25 @@ pub fn with_layers(routes: Router<AppState>, state: &AppState) -> Router<AppStat
         .layer(middleware::from_fn(access::enforce))
         .layer(middleware::from_fn_with_state(
             state.clone(),
+            rate_limit::per_principal,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
             auth::authenticate,
         ))
         .layer(sessions)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            rate_limit::per_ip,
+        ))
+        .layer(tower::util::option_layer(security::cors(
+            &state.cors_origins,
+        )))
         .layer(middleware::from_fn(problem::finish_problems))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            security::headers,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             request_context::request_context,
