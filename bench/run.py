@@ -34,6 +34,11 @@ def start(binary: str, port: int, data: str) -> subprocess.Popen:
         "MCPO_LOG_FORMAT": "json",
         "RUST_LOG": "warn",
         "MCPO_SITE_ROOT": os.environ.get("MCPO_SITE_ROOT", "target/site"),
+        "MCPO_SECRETS_KEY_FILE": f"{data}/secret.key",
+        "MCPO_ADMIN_PASSWORD": "bench-admin-password",
+        # Throughput runs measure the server, not the limiter (which would answer 429).
+        "MCPO_RATE_LIMIT_PER_IP_PER_SECOND": "0",
+        "MCPO_RATE_LIMIT_PER_PRINCIPAL_PER_SECOND": "0",
     }
     return subprocess.Popen([binary, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -77,9 +82,30 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def wrk(url: str, duration: int, threads: int, conns: int) -> dict:
+def api_key(binary: str, data: str) -> str:
+    """A viewer key made by the real CLI against the bench database."""
     out = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{conns}", f"-d{duration}s", "--latency", "--timeout", "5s", url],
+        [binary, "api-keys", "create", "--name", "bench", "--role", "viewer"],
+        env={"PATH": os.environ.get("PATH", ""), "DATABASE_URL": f"sqlite://{data}/bench.db", "RUST_LOG": "warn",
+             "MCPO_SECRETS_KEY_FILE": f"{data}/secret.key"},
+        capture_output=True, text=True, check=True,
+    )
+    return out.stdout.strip()
+
+
+def micros(text: str) -> float:
+    """wrk latency text ('52.10us', '1.20ms', '2.00s') in microseconds."""
+    m = re.match(r"([\d.]+)(us|ms|s)", text)
+    if not m:
+        return float("nan")
+    value, unit = float(m.group(1)), m.group(2)
+    return value * {"us": 1, "ms": 1e3, "s": 1e6}[unit]
+
+
+def wrk(url: str, duration: int, threads: int, conns: int, key: str | None = None) -> dict:
+    header = ["-H", f"Authorization: Bearer {key}"] if key else []
+    out = subprocess.run(
+        ["wrk", f"-t{threads}", f"-c{conns}", f"-d{duration}s", "--latency", "--timeout", "5s", *header, url],
         capture_output=True, text=True, check=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
@@ -112,11 +138,18 @@ def main() -> None:
         time.sleep(0.01)
     time.sleep(2)
     idle = rss_mib(proc.pid)
+    key = api_key(args.bin, data)
     base = f"http://127.0.0.1:{port}"
     results = {}
-    for path in ["/health/live", "/api/v1/system"]:
-        results[path] = wrk(base + path, args.duration, args.threads, args.connections)
+    results["/health/live"] = wrk(base + "/health/live", args.duration, args.threads, args.connections)
+    results["/api/v1/system (key)"] = wrk(base + "/api/v1/system", args.duration, args.threads, args.connections, key)
     loaded = rss_mib(proc.pid)
+    # API-key authentication cost: the same public handler with and without a valid key, one
+    # connection at a time so that latency is service time, not queueing. Alternated runs.
+    plain, keyed = [], []
+    for _ in range(3):
+        plain.append(micros(wrk(base + "/health/live", 5, 1, 1)["p50"]))
+        keyed.append(micros(wrk(base + "/health/live", 5, 1, 1, key)["p50"]))
     proc.send_signal(signal.SIGTERM)
     code = proc.wait(timeout=60)
     shutil.rmtree(data, ignore_errors=True)
@@ -125,9 +158,12 @@ def main() -> None:
     print(f"start to ready (fresh SQLite, {args.starts} runs): median {starts[len(starts)//2]:.1f} ms, "
           f"max {starts[-1]:.1f} ms")
     print(f"idle RSS: {idle:.1f} MiB   RSS after load: {loaded:.1f} MiB   exit code after SIGTERM: {code}")
-    print(f"{'endpoint':<18}{'req/s':>12}{'p50':>10}{'p99':>10}{'non-2xx':>9}  socket errors")
+    print(f"{'endpoint':<22}{'req/s':>12}{'p50':>10}{'p99':>10}{'non-2xx':>9}  socket errors")
     for path, r in results.items():
-        print(f"{path:<18}{r['rps']:>12.0f}{r['p50']:>10}{r['p99']:>10}{r['non2xx']:>9}  {r['socket_errors']}")
+        print(f"{path:<22}{r['rps']:>12.0f}{r['p50']:>10}{r['p99']:>10}{r['non2xx']:>9}  {r['socket_errors']}")
+    p, k = sorted(plain)[1], sorted(keyed)[1]
+    print(f"API-key authentication, p50 at 1 connection (median of 3 runs): without {p:.1f} us, "
+          f"with {k:.1f} us, added {k - p:.1f} us")
 
 
 if __name__ == "__main__":

@@ -1,11 +1,12 @@
 // Playwright drives Debian's Chromium (no browser download) against the real server binary
-// built by cargo-leptos, on a fresh SQLite file.
+// built by cargo-leptos, on a fresh SQLite file, with a mock OpenID Connect provider beside it.
 import { defineConfig } from '@playwright/test';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 const port = Number(process.env.MCPO_E2E_PORT ?? 3765);
+const oidcPort = Number(process.env.MCPO_E2E_OIDC_PORT ?? 3766);
 const root = resolve(__dirname, '..');
 const bin = process.env.MCPO_BIN ?? join(root, 'target/debug/mcp-orchestrator');
 const siteRoot = process.env.MCPO_SITE_ROOT ?? join(root, 'target/site');
@@ -34,20 +35,41 @@ export default defineConfig({
       ],
     },
   },
-  webServer: {
-    command: `"${bin}" serve`,
-    url: `http://127.0.0.1:${port}/health/ready`,
-    timeout: 60_000,
-    reuseExistingServer: false,
-    stdout: 'ignore',
-    stderr: 'pipe',
-    env: {
-      MCPO_LISTEN: `127.0.0.1:${port}`,
-      DATABASE_URL: `sqlite://${dataDir}/e2e.db`,
-      MCPO_SITE_ROOT: siteRoot,
-      MCPO_LOG_FORMAT: 'json',
-      MCPO_ADMIN_PASSWORD: 'e2e-admin-password-123',
-      RUST_LOG: 'warn',
+  webServer: [
+    {
+      // A real OpenID Connect provider (npm oauth2-mock-server) for the single sign-on test.
+      command: 'node end2end/oidc-server.mjs',
+      cwd: root,
+      url: `http://127.0.0.1:${oidcPort}/.well-known/openid-configuration`,
+      timeout: 30_000,
+      reuseExistingServer: false,
+      stdout: 'ignore',
+      stderr: 'pipe',
+      env: { MCPO_E2E_OIDC_PORT: String(oidcPort) },
     },
-  },
+    {
+      command: `"${bin}" serve`,
+      url: `http://127.0.0.1:${port}/health/ready`,
+      timeout: 60_000,
+      reuseExistingServer: false,
+      stdout: 'ignore',
+      stderr: 'pipe',
+      env: {
+        MCPO_LISTEN: `127.0.0.1:${port}`,
+        DATABASE_URL: `sqlite://${dataDir}/e2e.db`,
+        MCPO_SITE_ROOT: siteRoot,
+        MCPO_LOG_FORMAT: 'json',
+        MCPO_ADMIN_PASSWORD: 'e2e-admin-password-123',
+        MCPO_SECRETS_KEY_FILE: `${dataDir}/secret.key`,
+        RUST_LOG: 'warn',
+        MCPO_AUTH_OIDC_ISSUER_URL: `http://127.0.0.1:${oidcPort}`,
+        MCPO_AUTH_OIDC_CLIENT_ID: 'mcpo-e2e',
+        MCPO_AUTH_OIDC_CLIENT_SECRET: 'e2e-secret',
+        MCPO_AUTH_OIDC_REDIRECT_URL: `http://127.0.0.1:${port}/auth/oidc/callback`,
+        MCPO_AUTH_OIDC_DISPLAY_NAME: 'Test IdP',
+        MCPO_AUTH_OIDC_ROLE_CLAIM: 'mcpo_role',
+        MCPO_AUTH_OIDC_ALLOWED_DOMAINS: 'example.com',
+      },
+    },
+  ],
 });

@@ -37,6 +37,12 @@ impl TestServer {
 
     /// Starts `bin` on `db` with extra environment variables.
     pub async fn spawn_with(bin: &str, db: TestDb, env: &[(&str, &str)]) -> Self {
+        // Built before the child exists, so a failure here cannot orphan a server process.
+        let client = crate::client_builder()
+            .timeout(Duration::from_secs(30))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
         // Files the server makes on first start (the secret-store key) go here, not into the
         // working directory.
         let scratch = tempfile::tempdir().expect("scratch dir");
@@ -92,11 +98,6 @@ impl TestServer {
                 }
             }
         };
-        let client = crate::client_builder()
-            .timeout(Duration::from_secs(30))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
         Self {
             base_url: format!("http://{addr}"),
             addr,

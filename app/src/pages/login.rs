@@ -31,7 +31,7 @@ pub fn Login() -> impl IntoView {
             {move || error().map(|e| view! { <p role="alert" class="mt-4 rounded border border-red-300 bg-red-50 p-3 text-sm text-red-900">{e}</p> })}
             <Suspense fallback=|| ()>
                 {move || options.get().and_then(Result::ok).and_then(|o| o.sso).map(|label| view! {
-                    <a href=move || format!("/auth/oidc/start?next={}", urlencode(&next()))
+                    <a rel="external" href=move || format!("/auth/oidc/start?next={}", urlencode(&next()))
                         class="mt-4 block w-full rounded bg-slate-800 px-3 py-2 text-center font-medium text-white hover:bg-slate-700 focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-indigo-600">
                         {format!("Sign in with {label}")}
                     </a>

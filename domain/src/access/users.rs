@@ -37,6 +37,30 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| DomainError::Internal(e.to_string()))
 }
 
+/// A new local user row (random id, no failures, not locked).
+fn new_local_user(
+    username: &str,
+    display_name: &str,
+    role: Role,
+    password_hash: String,
+) -> user::ActiveModel {
+    user::ActiveModel {
+        id: Set(uuid::Uuid::now_v7().to_string()),
+        username: Set(username.to_owned()),
+        email: Set(None),
+        display_name: Set(display_name.to_owned()),
+        role: Set(role.as_str().to_owned()),
+        password_hash: Set(Some(password_hash)),
+        provider: Set("local".into()),
+        subject: Set(None),
+        disabled: Set(false),
+        failed_logins: Set(0),
+        locked_until: Set(None),
+        created_at: Set(Utc::now()),
+        last_login_at: Set(None),
+    }
+}
+
 /// On first start with no users, creates `admin` with `password` (or a random one, returned
 /// so it can be printed once). Returns `None` when users already exist.
 pub async fn ensure_initial_admin(
@@ -60,24 +84,10 @@ pub async fn ensure_initial_admin(
     let secret = password.expose().to_owned();
     let phc = blocking(move || passwords::hash(&secret)).await??;
     let txn = db.conn.begin().await?;
-    let id = uuid::Uuid::now_v7().to_string();
-    user::ActiveModel {
-        id: Set(id.clone()),
-        username: Set("admin".into()),
-        email: Set(None),
-        display_name: Set("Administrator".into()),
-        role: Set(Role::Admin.as_str().into()),
-        password_hash: Set(Some(phc)),
-        provider: Set("local".into()),
-        subject: Set(None),
-        disabled: Set(false),
-        failed_logins: Set(0),
-        locked_until: Set(None),
-        created_at: Set(Utc::now()),
-        last_login_at: Set(None),
-    }
-    .insert(&txn)
-    .await?;
+    let id = new_local_user("admin", "Administrator", Role::Admin, phc)
+        .insert(&txn)
+        .await?
+        .id;
     audit::record(
         &txn,
         &Caller::default(),
@@ -385,23 +395,9 @@ pub async fn create_local(
     let secret = password.expose().to_owned();
     let phc = blocking(move || passwords::hash(&secret)).await??;
     let txn = ctx.db.conn.begin().await?;
-    let row = user::ActiveModel {
-        id: Set(uuid::Uuid::now_v7().to_string()),
-        username: Set(name.as_str().to_owned()),
-        email: Set(None),
-        display_name: Set(name.as_str().to_owned()),
-        role: Set(role.as_str().to_owned()),
-        password_hash: Set(Some(phc)),
-        provider: Set("local".into()),
-        subject: Set(None),
-        disabled: Set(false),
-        failed_logins: Set(0),
-        locked_until: Set(None),
-        created_at: Set(Utc::now()),
-        last_login_at: Set(None),
-    }
-    .insert(&txn)
-    .await?;
+    let row = new_local_user(name.as_str(), name.as_str(), role, phc)
+        .insert(&txn)
+        .await?;
     audit::record(
         &txn,
         caller,
