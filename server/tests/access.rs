@@ -478,11 +478,10 @@ async fn api_keys_lifecycle_validation_and_storage() {
                 assert_eq!(p["field"], f, "{body}: {p}");
             }
         }
-        for bad in [
-            "mcpo_short",
-            "not-a-key",
-            &format!("{}X", &key[..key.len() - 1]),
-        ] {
+        // The same key with its last character changed (to a different one, always).
+        let last = if key.ends_with('X') { 'Y' } else { 'X' };
+        let altered = format!("{}{last}", &key[..key.len() - 1]);
+        for bad in ["mcpo_short", "not-a-key", altered.as_str()] {
             let res = s.get_with(bad, "/api/v1/me").await;
             assert_eq!(res.status(), 401, "{bad}");
             assert_eq!(res.headers()["www-authenticate"], "Bearer");
