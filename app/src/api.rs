@@ -22,6 +22,23 @@ mod ssr {
     /// A message for the person at the dashboard: what went wrong, never internal detail.
     pub fn shown(e: domain::DomainError) -> ServerFnError {
         use domain::DomainError as D;
+        // The same status the JSON API would answer (a conflict is not a server failure).
+        let status = match &e {
+            D::Database(_) => 503,
+            D::Unauthenticated => 401,
+            D::Forbidden(_) => 403,
+            D::NotFound(_) => 404,
+            D::Invalid(_) => 422,
+            D::Conflict(_) => 409,
+            D::TooManyAttempts { .. } => 429,
+            D::Internal(_) => 500,
+        };
+        if let (Some(res), Ok(code)) = (
+            use_context::<leptos_axum::ResponseOptions>(),
+            http::StatusCode::from_u16(status),
+        ) {
+            res.set_status(code);
+        }
         match e {
             D::Database(cause) => {
                 tracing::error!(%cause, "server function: database error");
@@ -133,6 +150,24 @@ pub async fn change_my_password(
 pub async fn all_users() -> Result<Vec<UserInfo>, ServerFnError> {
     let (ctx, caller) = ssr::service()?;
     domain::access::users::list(&ctx, &caller)
+        .await
+        .map_err(ssr::shown)
+}
+
+/// Sets a user's role and whether they may sign in (admins).
+#[server(prefix = "/ui/fn", endpoint = "update_user")]
+pub async fn update_user(
+    id: String,
+    role: Role,
+    enabled: Option<String>,
+) -> Result<UserInfo, ServerFnError> {
+    let (ctx, caller) = ssr::service()?;
+    // An unticked checkbox is absent from the form.
+    let change = types::UpdateUser {
+        role: Some(role),
+        disabled: Some(enabled.is_none()),
+    };
+    domain::access::users::update(&ctx, &caller, &id, change)
         .await
         .map_err(ssr::shown)
 }

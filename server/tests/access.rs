@@ -655,3 +655,168 @@ async fn audit_log_records_changes_with_filters_and_cursor_pages() {
         );
     }
 }
+
+#[tokio::test]
+async fn admins_manage_users_and_keys_follow_their_creator() {
+    for backend in BACKENDS {
+        let s = TestServer::spawn(BIN, backend).await;
+        let admin = s.api_key("admin");
+        add_user(&s, "olga", Role::Operator, "operator-password-123").await;
+        let olga = s.session("olga", "operator-password-123").await;
+        let origin = s.base_url.clone();
+        let key: Value = olga
+            .post(s.url("/api/v1/api-keys"))
+            .header("origin", &origin)
+            .json(&json!({"name": "olga's", "role": "operator"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let olga_key = key["key"].as_str().unwrap().to_owned();
+        let users: Value = s
+            .get_with(&admin, "/api/v1/users")
+            .await
+            .json()
+            .await
+            .unwrap();
+        let id = |name: &str| {
+            users
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|u| u["username"] == name)
+                .unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        let (olga_id, admin_id) = (id("olga"), id("admin"));
+        let patch = |who: &str, body: Value| {
+            s.client
+                .patch(s.url(&format!("/api/v1/users/{who}")))
+                .bearer_auth(&admin)
+                .json(&body)
+                .send()
+        };
+
+        // Demote: the session and the key both act as viewers from now on.
+        let res = patch(&olga_id, json!({"role": "viewer"})).await.unwrap();
+        assert_eq!(res.status(), 200);
+        let me: Value = olga
+            .get(s.url("/api/v1/me"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(me["role"], "viewer");
+        let me: Value = s
+            .get_with(&olga_key, "/api/v1/me")
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            me["role"], "viewer",
+            "{backend:?}: a key never outranks its creator"
+        );
+
+        // Disable: the session and the key stop working at once.
+        assert_eq!(
+            patch(&olga_id, json!({"disabled": true}))
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
+        assert_eq!(
+            olga.get(s.url("/api/v1/me")).send().await.unwrap().status(),
+            401
+        );
+        assert_eq!(s.get_with(&olga_key, "/api/v1/me").await.status(), 401);
+        let res = s
+            .client
+            .post(s.url("/auth/login"))
+            .header("origin", &origin)
+            .form(&[("username", "olga"), ("password", "operator-password-123")])
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            res.headers()["location"]
+                .to_str()
+                .unwrap()
+                .starts_with("/login?error="),
+            "a disabled user cannot sign in"
+        );
+        // Enable again: the key works again, as a viewer.
+        assert_eq!(
+            patch(&olga_id, json!({"disabled": false}))
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
+        assert_eq!(s.get_with(&olga_key, "/api/v1/me").await.status(), 200);
+
+        // Nobody locks the admins out.
+        let p: Value = patch(&admin_id, json!({"role": "viewer"}))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            (p["status"].as_u64(), p["type"].as_str()),
+            (Some(409), Some("/problems/conflict")),
+            "{p}"
+        );
+        let me_session = s.session("admin", ADMIN_PASSWORD).await;
+        let res = me_session
+            .patch(s.url(&format!("/api/v1/users/{admin_id}")))
+            .header("origin", &origin)
+            .json(&json!({"disabled": true}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 409);
+
+        // Bad input and unknown users.
+        assert_eq!(
+            patch(&olga_id, json!({"role": "root"}))
+                .await
+                .unwrap()
+                .status(),
+            422
+        );
+        assert_eq!(
+            patch(&olga_id, json!({"rank": 1})).await.unwrap().status(),
+            422
+        );
+        assert_eq!(
+            patch(
+                "0190f0a0-0000-7000-8000-000000000000",
+                json!({"role": "viewer"})
+            )
+            .await
+            .unwrap()
+            .status(),
+            404
+        );
+        let audit: Value = s
+            .get_with(&admin, "/api/v1/audit-events?action=user.update")
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            audit["items"].as_array().unwrap().len(),
+            3,
+            "{backend:?}: {audit}"
+        );
+        assert_eq!(audit["items"][2]["detail"]["role"]["to"], "viewer");
+    }
+}

@@ -263,6 +263,19 @@ pub struct UserInfo {
     pub last_login_at: Option<DateTime<Utc>>,
 }
 
+/// `PATCH /api/v1/users/{id}` body: what to change (absent fields stay).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUser {
+    /// New role.
+    #[serde(default)]
+    pub role: Option<Role>,
+    /// Disable (true) or enable (false) sign-in; a disabled user's sessions and keys stop working.
+    #[serde(default)]
+    pub disabled: Option<bool>,
+}
+
 /// One audited change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

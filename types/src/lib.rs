@@ -10,7 +10,7 @@ pub mod system;
 
 pub use access::{
     ApiKeyInfo, AuditEvent, CreateApiKey, CreatedApiKey, FieldError, KeyName, Me, NewPassword,
-    Page, Role, SignInOptions, UserInfo, Username,
+    Page, Role, SignInOptions, UpdateUser, UserInfo, Username,
 };
 pub use problem::Problem;
 pub use system::{

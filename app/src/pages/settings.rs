@@ -4,7 +4,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use types::Role;
 
-use crate::api::{all_users, audit_page, my_api_keys, ChangeMyPassword, CreateKey, RevokeKey};
+use crate::api::{
+    all_users, audit_page, my_api_keys, ChangeMyPassword, CreateKey, RevokeKey, UpdateUser,
+};
 
 const INPUT: &str = "mt-1 block w-full rounded border border-slate-300 px-3 py-2 focus-visible:outline-2 focus-visible:outline-indigo-600";
 const BUTTON: &str = "rounded bg-indigo-600 px-3 py-2 text-sm font-medium text-white hover:bg-indigo-500 focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-indigo-600";
@@ -185,13 +187,17 @@ pub fn ApiKeys() -> impl IntoView {
     }
 }
 
-/// Users (admins).
+/// Users (admins): role and whether each may sign in.
 #[component]
 pub fn Users() -> impl IntoView {
-    let users = Resource::new(|| (), |_| all_users());
+    let update = ServerAction::<UpdateUser>::new();
+    let users = Resource::new(move || update.version().get(), |_| all_users());
     view! {
         <Title text="Users" />
         <h1 class="text-2xl font-semibold">"Users"</h1>
+        {move || {
+            update.value().get().and_then(Result::err).map(|e| view! { <p role="alert" class="mt-3 text-sm text-red-800">{error_text(&e)}</p> })
+        }}
         <Transition fallback=|| view! { <p class="mt-4">"Loading…"</p> }>
             {move || users.get().map(|r| match r {
                 Err(e) => view! { <p role="alert" class="mt-4 text-red-800">{error_text(&e)}</p> }.into_any(),
@@ -199,15 +205,35 @@ pub fn Users() -> impl IntoView {
                     <table class=TABLE>
                         <caption class="sr-only">"Users"</caption>
                         <thead><tr class="border-b">
-                            <th scope="col" class="py-2">"User"</th><th scope="col">"Role"</th><th scope="col">"Sign-in"</th>
-                            <th scope="col">"Last sign-in"</th><th scope="col">"Status"</th>
+                            <th scope="col" class="py-2">"User"</th><th scope="col">"Sign-in"</th>
+                            <th scope="col">"Last sign-in"</th><th scope="col">"Role and access"</th>
                         </tr></thead>
                         <tbody>
-                            {list.into_iter().map(|u| view! {
-                                <tr class="border-b">
-                                    <td class="py-2">{u.username}</td><td>{u.role.as_str()}</td><td>{u.provider}</td>
-                                    <td>{when(u.last_login_at)}</td><td>{if u.disabled { "disabled" } else { "active" }}</td>
-                                </tr>
+                            {list.into_iter().map(|u| {
+                                let current = u.role;
+                                let (id, name) = (u.id.clone(), u.username.clone());
+                                let (role_id, role_label, save_label) =
+                                    (format!("role-{id}"), format!("Role of {name}"), format!("Save {name}"));
+                                view! {
+                                    <tr class="border-b" data-user=name.clone()>
+                                        <td class="py-2">{name.clone()}</td><td>{u.provider}</td>
+                                        <td>{when(u.last_login_at)}</td>
+                                        <td>
+                                            <ActionForm action=update attr:class="flex flex-wrap items-center gap-2">
+                                                <input type="hidden" name="id" value=id.clone() />
+                                                <label class="sr-only" for=role_id.clone()>{role_label}</label>
+                                                <select id=role_id name="role" class="rounded border border-slate-300 px-2 py-1">
+                                                    {Role::ALL.into_iter().map(|r| view! { <option value=r.as_str() selected=r == current>{r.as_str()}</option> }).collect_view()}
+                                                </select>
+                                                <label class="flex items-center gap-1 text-sm">
+                                                    <input type="checkbox" name="enabled" value="on" checked=!u.disabled />
+                                                    "may sign in"
+                                                </label>
+                                                <button type="submit" class="rounded px-2 py-1 ring-1 ring-slate-300 hover:bg-slate-50" aria-label=save_label>"Save"</button>
+                                            </ActionForm>
+                                        </td>
+                                    </tr>
+                                }
                             }).collect_view()}
                         </tbody>
                     </table>

@@ -54,6 +54,9 @@ pub enum KeyRejection {
 #[derive(Clone)]
 struct Cached {
     row: Option<api_key::Model>,
+    /// The creating user's (disabled, role), when the key has a creator: a key never outlives
+    /// or outranks the person who made it.
+    creator: Option<(bool, Role)>,
     fetched: Instant,
 }
 
@@ -76,6 +79,11 @@ impl KeyCache {
             .write()
             .expect("key cache lock")
             .remove(prefix);
+    }
+
+    /// Drops every cached key (after a user's role or status changed).
+    pub fn forget_all(&self) {
+        self.by_prefix.write().expect("key cache lock").clear();
     }
 }
 
@@ -115,27 +123,43 @@ pub async fn authenticate(ctx: &Ctx, token: &str) -> Result<Principal, KeyReject
         .expect("key cache lock")
         .get(prefix)
         .cloned();
-    let row = match cached.filter(|c| c.fetched.elapsed() < CACHE_TTL) {
-        Some(c) => c.row,
+    let entry = match cached.filter(|c| c.fetched.elapsed() < CACHE_TTL) {
+        Some(c) => c,
         None => {
-            let row = api_key::Entity::find()
-                .filter(api_key::Column::Prefix.eq(prefix))
-                .one(&ctx.db.conn)
-                .await
-                .map_err(|e| {
-                    tracing::warn!(error = %e, "API key lookup failed");
-                    KeyRejection::Unknown
-                })?;
-            cache.by_prefix.write().expect("key cache lock").insert(
-                prefix.to_owned(),
-                Cached {
-                    row: row.clone(),
+            let lookup = async {
+                let row = api_key::Entity::find()
+                    .filter(api_key::Column::Prefix.eq(prefix))
+                    .one(&ctx.db.conn)
+                    .await?;
+                let creator = match row.as_ref().and_then(|r| r.created_by.clone()) {
+                    Some(uid) => crate::entities::user::Entity::find_by_id(uid)
+                        .one(&ctx.db.conn)
+                        .await?
+                        // A deleted creator counts as disabled.
+                        .map_or(Some((true, Role::Viewer)), |u| {
+                            Some((u.disabled, u.role.parse().unwrap_or(Role::Viewer)))
+                        }),
+                    None => None,
+                };
+                Ok::<_, sea_orm::DbErr>(Cached {
+                    row,
+                    creator,
                     fetched: Instant::now(),
-                },
-            );
-            row
+                })
+            };
+            let entry = lookup.await.map_err(|e| {
+                tracing::warn!(error = %e, "API key lookup failed");
+                KeyRejection::Unknown
+            })?;
+            cache
+                .by_prefix
+                .write()
+                .expect("key cache lock")
+                .insert(prefix.to_owned(), entry.clone());
+            entry
         }
     };
+    let row = entry.row;
     let row = row.ok_or(KeyRejection::Unknown)?;
     if !bool::from(
         sha256_hex(token)
@@ -150,12 +174,19 @@ pub async fn authenticate(ctx: &Ctx, token: &str) -> Result<Principal, KeyReject
     if row.expires_at.is_some_and(|t| t <= Utc::now()) {
         return Err(KeyRejection::Expired);
     }
+    let mut role: Role = row.role.parse().map_err(|_| KeyRejection::Unknown)?;
+    if let Some((creator_disabled, creator_role)) = entry.creator {
+        if creator_disabled {
+            return Err(KeyRejection::Revoked);
+        }
+        role = role.min(creator_role);
+    }
     touch(ctx, &row.id);
     Ok(Principal {
         kind: PrincipalKind::ApiKey,
         id: row.id.clone(),
         name: row.name.clone(),
-        role: row.role.parse().map_err(|_| KeyRejection::Unknown)?,
+        role,
         user_id: row.created_by.clone(),
     })
 }

@@ -414,6 +414,68 @@ pub async fn create_local(
     Ok(to_info(row))
 }
 
+/// Changes a user's role or disables/enables them (admins). An admin cannot demote or disable
+/// themselves, and the last enabled admin cannot be demoted or disabled: nobody could undo it.
+pub async fn update(
+    ctx: &Ctx,
+    caller: &Caller,
+    id: &str,
+    change: types::UpdateUser,
+) -> Result<UserInfo, DomainError> {
+    let me = caller.require(Role::Admin)?;
+    let txn = ctx.db.conn.begin().await?;
+    let u = user::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or(DomainError::NotFound("user"))?;
+    let before_role: Role = u.role.parse().unwrap_or(Role::Viewer);
+    let role = change.role.unwrap_or(before_role);
+    let disabled = change.disabled.unwrap_or(u.disabled);
+    let loses_admin = before_role == Role::Admin && !u.disabled && (role < Role::Admin || disabled);
+    if loses_admin {
+        if me.user_id.as_deref() == Some(id) {
+            return Err(DomainError::Conflict(
+                "you cannot demote or disable yourself; ask another admin".into(),
+            ));
+        }
+        let admins = user::Entity::find()
+            .filter(user::Column::Role.eq(Role::Admin.as_str()))
+            .filter(user::Column::Disabled.eq(false))
+            .count(&txn)
+            .await?;
+        if admins <= 1 {
+            return Err(DomainError::Conflict(
+                "this is the last enabled admin".into(),
+            ));
+        }
+    }
+    let detail = json!({
+        "username": u.username,
+        "role": {"from": before_role.as_str(), "to": role.as_str()},
+        "disabled": {"from": u.disabled, "to": disabled},
+    });
+    let mut row: user::ActiveModel = u.into();
+    row.role = Set(role.as_str().to_owned());
+    row.disabled = Set(disabled);
+    let row = row.update(&txn).await?;
+    audit::record(
+        &txn,
+        caller,
+        Entry {
+            action: "user.update",
+            target_kind: "user",
+            target_id: Some(row.id.clone()),
+            outcome: Outcome::Success,
+            detail,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    // The user's keys follow at once on this instance (their creator's state is cached).
+    ctx.keys.forget_all();
+    Ok(to_info(row))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

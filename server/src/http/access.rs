@@ -38,6 +38,7 @@ const API: &[(&str, &str, Access)] = &[
     ("POST", "/api/v1/api-keys", R(Role::Viewer)),
     ("DELETE", "/api/v1/api-keys/{id}", R(Role::Viewer)),
     ("GET", "/api/v1/users", R(Role::Admin)),
+    ("PATCH", "/api/v1/users/{id}", R(Role::Admin)),
     ("GET", "/api/v1/audit-events", R(Role::Admin)),
 ];
 
@@ -57,10 +58,22 @@ const PAGES: &[(&str, Access)] = &[
     ("/settings/audit", R(Role::Admin)),
 ];
 
+/// The dashboard's server functions (POST), by path. Same roles as the service layer asks.
+const SERVER_FNS: &[(&str, Access)] = &[
+    ("/ui/fn/sign_in_options", Public),
+    ("/ui/fn/whoami", Public),
+    ("/ui/fn/system_info", R(Role::Viewer)),
+    ("/ui/fn/api_keys", R(Role::Viewer)),
+    ("/ui/fn/create_key", R(Role::Viewer)),
+    ("/ui/fn/revoke_key", R(Role::Viewer)),
+    ("/ui/fn/change_password", R(Role::Viewer)),
+    ("/ui/fn/users", R(Role::Admin)),
+    ("/ui/fn/update_user", R(Role::Admin)),
+    ("/ui/fn/audit", R(Role::Admin)),
+];
+
 /// Everything else the router serves, by method and route-template prefix.
 const PREFIXES: &[(&str, &str, Access)] = &[
-    // Server functions: any signed-in user; each checks its own role in the service layer.
-    ("POST", "/ui/fn/", R(Role::Viewer)),
     ("POST", "/auth/login", Public),
     ("POST", "/auth/logout", Public),
     ("GET", "/auth/oidc/", Public),
@@ -79,6 +92,16 @@ pub fn rule(method: &Method, route: &str) -> Option<Access> {
         .or_else(|| {
             (m == "GET")
                 .then(|| PAGES.iter().find(|(p, _)| *p == route).map(|(_, a)| *a))
+                .flatten()
+        })
+        .or_else(|| {
+            (m == "POST")
+                .then(|| {
+                    SERVER_FNS
+                        .iter()
+                        .find(|(p, _)| *p == route)
+                        .map(|(_, a)| *a)
+                })
                 .flatten()
         })
         .or_else(|| {

@@ -182,3 +182,25 @@ pub async fn list_audit_events(
         .await?,
     ))
 }
+
+/// Changes a user's role, or disables / enables them (admins). A disabled user's sessions and
+/// API keys stop working; a demoted user's keys act with at most the new role.
+#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "access", security(("api_key" = [])),
+    params(("id" = String, Path, description = "User id")),
+    request_body(content = types::UpdateUser, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The user after the change", body = UserInfo),
+        (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Would demote or disable yourself or the last admin", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid role or field", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn update_user(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    ApiJson(change): ApiJson<types::UpdateUser>,
+) -> Result<Json<UserInfo>, ApiError> {
+    Ok(Json(users::update(&state.ctx, &caller, &id, change).await?))
+}

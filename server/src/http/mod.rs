@@ -69,6 +69,7 @@ pub fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(api::list_api_keys, api::create_api_key))
         .routes(routes!(api::revoke_api_key))
         .routes(routes!(api::list_users))
+        .routes(routes!(api::update_user))
         .routes(routes!(api::list_audit_events))
         .routes(routes!(health::live))
         .routes(routes!(health::ready))
