@@ -17,3 +17,28 @@ pub use system::{
     ConfigSetting, ConfigValidation, DatabaseBackend, HealthCheck, HealthReport, HealthStatus,
     MigrationStatus, SystemInfo,
 };
+
+/// Percent-encodes `s` for use as a query value (keeps `/` readable, as in `?next=/catalog`).
+/// Shared so the sign-in page and the server build the same `next` links.
+pub fn query_value(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn query_values_are_percent_encoded() {
+        assert_eq!(
+            super::query_value("/catalog?q=a b&x=1"),
+            "/catalog%3Fq%3Da%20b%26x%3D1"
+        );
+        assert_eq!(super::query_value("/ü"), "/%C3%BC");
+    }
+}

@@ -31,7 +31,7 @@ pub fn Login() -> impl IntoView {
             {move || error().map(|e| view! { <p role="alert" class="mt-4 rounded border border-red-300 bg-red-50 p-3 text-sm text-red-900">{e}</p> })}
             <Suspense fallback=|| ()>
                 {move || options.get().and_then(Result::ok).and_then(|o| o.sso).map(|label| view! {
-                    <a rel="external" href=move || format!("/auth/oidc/start?next={}", urlencode(&next()))
+                    <a rel="external" href=move || format!("/auth/oidc/start?next={}", types::query_value(&next()))
                         class="mt-4 block w-full rounded bg-slate-800 px-3 py-2 text-center font-medium text-white hover:bg-slate-700 focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-indigo-600">
                         {format!("Sign in with {label}")}
                     </a>
@@ -56,16 +56,4 @@ pub fn Login() -> impl IntoView {
             </form>
         </div>
     }
-}
-
-/// Percent-encodes a path for a query value.
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

@@ -155,19 +155,8 @@ fn safe_next(next: Option<&str>) -> String {
 }
 
 fn login_page(error: &str, next: &str) -> Redirect {
-    let next = urlencode(next);
+    let next = types::query_value(next);
     Redirect::to(&format!("/login?error={error}&next={next}"))
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// `POST /auth/login`: checks the password; on success a new session id (no fixation) and a
