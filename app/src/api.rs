@@ -22,17 +22,8 @@ mod ssr {
     /// A message for the person at the dashboard: what went wrong, never internal detail.
     pub fn shown(e: domain::DomainError) -> ServerFnError {
         use domain::DomainError as D;
-        // The same status the JSON API would answer (a conflict is not a server failure).
-        let status = match &e {
-            D::Database(_) => 503,
-            D::Unauthenticated => 401,
-            D::Forbidden(_) => 403,
-            D::NotFound(_) => 404,
-            D::Invalid(_) => 422,
-            D::Conflict(_) => 409,
-            D::TooManyAttempts { .. } => 429,
-            D::Internal(_) => 500,
-        };
+        // The same status the JSON API answers (a conflict is not a server failure).
+        let status = e.http_status();
         if let (Some(res), Ok(code)) = (
             use_context::<leptos_axum::ResponseOptions>(),
             http::StatusCode::from_u16(status),

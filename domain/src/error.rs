@@ -34,6 +34,20 @@ pub enum DomainError {
 }
 
 impl DomainError {
+    /// The HTTP status every face answers with for this error.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Self::Database(_) => 503,
+            Self::Unauthenticated => 401,
+            Self::Forbidden(_) => 403,
+            Self::NotFound(_) => 404,
+            Self::Invalid(_) => 422,
+            Self::Conflict(_) => 409,
+            Self::TooManyAttempts { .. } => 429,
+            Self::Internal(_) => 500,
+        }
+    }
+
     /// A 422 for `field`.
     pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
         Self::Invalid(FieldError {
