@@ -28,6 +28,12 @@ pub enum DomainError {
     /// Too many failed attempts; try again after this many seconds (429).
     #[error("too many failed attempts; retry in {retry_after_secs} s")]
     TooManyAttempts { retry_after_secs: u64 },
+    /// Asked again too soon; retry after this many seconds (429).
+    #[error("{message}")]
+    TooSoon {
+        message: String,
+        retry_after_secs: u64,
+    },
     /// A bug or an unexpected failure; the message is for logs only (500).
     #[error("internal error: {0}")]
     Internal(String),
@@ -43,7 +49,7 @@ impl DomainError {
             Self::NotFound(_) => 404,
             Self::Invalid(_) => 422,
             Self::Conflict(_) => 409,
-            Self::TooManyAttempts { .. } => 429,
+            Self::TooManyAttempts { .. } | Self::TooSoon { .. } => 429,
             Self::Internal(_) => 500,
         }
     }

@@ -2,10 +2,12 @@
 //! server functions are thin adapters over it, so they cannot disagree.
 
 pub mod access;
+pub mod catalog;
 pub mod db;
 pub mod entities;
 pub mod error;
 pub mod health;
+pub mod registries;
 pub mod secrets;
 pub mod system;
 
@@ -27,6 +29,8 @@ pub struct Ctx {
     pub keys: std::sync::Arc<access::api_keys::KeyCache>,
     /// The secret-store key (set at start-up by `serve`).
     pub secret_key: Option<std::sync::Arc<secrets::SecretKey>>,
+    /// Registry sync limits (the `registry.*` settings).
+    pub registry: std::sync::Arc<registries::Settings>,
 }
 
 impl Ctx {
@@ -37,6 +41,7 @@ impl Ctx {
             instance,
             keys: std::sync::Arc::default(),
             secret_key: None,
+            registry: std::sync::Arc::default(),
         }
     }
 }

@@ -9,6 +9,7 @@ pub use sea_orm_migration::MigrationStatus;
 mod m20261121_000001_create_instances;
 mod m20261121_000002_create_access;
 mod m20261121_000003_create_secrets;
+mod m20261121_000004_create_registries;
 
 /// The ordered list of migrations this build knows.
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000001_create_instances::Migration),
             Box::new(m20261121_000002_create_access::Migration),
             Box::new(m20261121_000003_create_secrets::Migration),
+            Box::new(m20261121_000004_create_registries::Migration),
         ]
     }
 }

@@ -48,6 +48,8 @@ pub struct Config {
     pub hsts: bool,
     /// Where the secret-store key lives when `MCPO_SECRET_KEY` is not set (created if missing).
     pub secret_key_file: PathBuf,
+    /// Registry syncs: limits, retries, schedule.
+    pub registry: domain::registries::Settings,
 }
 
 /// Whether the session cookie carries the `Secure` attribute.
@@ -299,6 +301,60 @@ const SETTINGS: &[Setting] = &[
         "MCPO_SECRETS_KEY_FILE",
         "data/secret.key",
     ),
+    setting(
+        "registry.allowed_http_hosts",
+        "MCPO_REGISTRY_ALLOWED_HTTP_HOSTS",
+        "",
+    ),
+    setting("registry.file_roots", "MCPO_REGISTRY_FILE_ROOTS", ""),
+    setting(
+        "registry.request_timeout_ms",
+        "MCPO_REGISTRY_REQUEST_TIMEOUT_MS",
+        "30000",
+    ),
+    setting(
+        "registry.sync_timeout_secs",
+        "MCPO_REGISTRY_SYNC_TIMEOUT_SECS",
+        "600",
+    ),
+    setting("registry.max_attempts", "MCPO_REGISTRY_MAX_ATTEMPTS", "4"),
+    setting(
+        "registry.retry_base_ms",
+        "MCPO_REGISTRY_RETRY_BASE_MS",
+        "500",
+    ),
+    setting(
+        "registry.retry_max_ms",
+        "MCPO_REGISTRY_RETRY_MAX_MS",
+        "30000",
+    ),
+    setting("registry.page_size", "MCPO_REGISTRY_PAGE_SIZE", "100"),
+    setting("registry.max_pages", "MCPO_REGISTRY_MAX_PAGES", "2000"),
+    setting(
+        "registry.max_entries",
+        "MCPO_REGISTRY_MAX_ENTRIES",
+        "100000",
+    ),
+    setting(
+        "registry.max_response_bytes",
+        "MCPO_REGISTRY_MAX_RESPONSE_BYTES",
+        "16777216",
+    ),
+    setting(
+        "registry.min_sync_gap_secs",
+        "MCPO_REGISTRY_MIN_SYNC_GAP_SECS",
+        "10",
+    ),
+    setting(
+        "registry.min_interval_secs",
+        "MCPO_REGISTRY_MIN_INTERVAL_SECS",
+        "60",
+    ),
+    setting(
+        "registry.scheduler_tick_ms",
+        "MCPO_REGISTRY_SCHEDULER_TICK_MS",
+        "5000",
+    ),
 ];
 
 /// Where a value came from.
@@ -532,6 +588,47 @@ impl Layers {
                     Ok(PathBuf::from(v))
                 }
             })?,
+            registry: self.registry(&p)?,
+        })
+    }
+
+    fn registry(&self, p: &Parser<'_>) -> Result<domain::registries::Settings, ConfigError> {
+        let ms = |key: &'static str, min: u64, max: u64| -> Result<Duration, ConfigError> {
+            Ok(Duration::from_millis(
+                p.parse(key, |v| int_in(v, min, max))?,
+            ))
+        };
+        let secs = |key: &'static str, min: u64, max: u64| -> Result<Duration, ConfigError> {
+            Ok(Duration::from_secs(p.parse(key, |v| int_in(v, min, max))?))
+        };
+        Ok(domain::registries::Settings {
+            allowed_http_hosts: p.parse("registry.allowed_http_hosts", |v| Ok(list(v)))?,
+            file_roots: p.parse("registry.file_roots", |v| {
+                list(v)
+                    .into_iter()
+                    .map(|r| {
+                        let path = PathBuf::from(&r);
+                        if path.is_absolute() {
+                            Ok(path)
+                        } else {
+                            Err(format!("{r:?} is not an absolute path"))
+                        }
+                    })
+                    .collect()
+            })?,
+            request_timeout: ms("registry.request_timeout_ms", 100, 600_000)?,
+            sync_timeout: secs("registry.sync_timeout_secs", 1, 86_400)?,
+            max_attempts: p.parse("registry.max_attempts", |v| int_in(v, 1, 20))?,
+            retry_base: ms("registry.retry_base_ms", 1, 600_000)?,
+            retry_max: ms("registry.retry_max_ms", 1, 3_600_000)?,
+            page_size: p.parse("registry.page_size", |v| int_in(v, 1, 1000))?,
+            max_pages: p.parse("registry.max_pages", |v| int_in(v, 1, 1_000_000))?,
+            max_entries: p.parse("registry.max_entries", |v| int_in(v, 1, 10_000_000))?,
+            max_response_bytes: p
+                .parse("registry.max_response_bytes", |v| int_in(v, 1024, 1 << 30))?,
+            min_sync_gap: secs("registry.min_sync_gap_secs", 0, 86_400)?,
+            min_interval: secs("registry.min_interval_secs", 1, 86_400)?,
+            scheduler_tick: ms("registry.scheduler_tick_ms", 100, 3_600_000)?,
         })
     }
 

@@ -23,6 +23,7 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     let instance = Instance::register(&db).await?;
     let mut ctx = Ctx::new(db, instance);
     ctx.secret_key = Some(Arc::new(crate::secret_key::load(&config.secret_key_file)?));
+    ctx.registry = Arc::new(config.registry.clone());
     let sessions = domain::access::session_store::DbSessionStore::new(ctx.db.conn.clone());
     let session_cleanup = tokio::spawn(
         tower_sessions::session_store::ExpiredDeletion::continuously_delete_expired(
@@ -63,6 +64,15 @@ pub async fn run(config: Config) -> Result<(), RunError> {
 
     let heartbeat = tokio::spawn(heartbeat(ctx.clone()));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let scheduler = {
+        let mut stop_rx = stop_tx.subscribe();
+        tokio::spawn(domain::registries::scheduler::run(
+            ctx.clone(),
+            async move {
+                let _ = stop_rx.wait_for(|stop| *stop).await;
+            },
+        ))
+    };
     let server = tokio::spawn(async move {
         let mut stop_rx = stop_rx;
         axum::serve(
@@ -88,6 +98,7 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         Err(_) => tracing::warn!("grace period over; closing the remaining connections"),
     }
     heartbeat.abort();
+    scheduler.abort();
     session_cleanup.abort();
     if let Err(e) = system::mark_stopped(&ctx).await {
         tracing::warn!(error = %e, "could not record the stop");

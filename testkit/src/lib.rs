@@ -5,9 +5,13 @@
 //! - [`TestServer`]: the real `mcp-orchestrator` binary on a random port with its own database.
 //! - [`docker`]: a Docker engine (reachable through `DOCKER_HOST`, which `make test` points
 //!   at a private `dockerd` when no engine is running) and images built locally, no registry.
+//! - [`registry`]: a real HTTP MCP registry (the official API, `/v0.1` and `/v0`) over a fixture
+//!   or synthetic entries, which tests can change and tell to fail; also the
+//!   `mcpo-test-registry` binary.
 
 mod db;
 pub mod docker;
+pub mod registry;
 mod server;
 
 pub use db::{Backend, TestDb};

@@ -5,14 +5,24 @@
 //! feature, which only the server enables.
 
 pub mod access;
+pub mod catalog;
 pub mod problem;
+pub mod registry;
 pub mod system;
 
 pub use access::{
     ApiKeyInfo, AuditEvent, CreateApiKey, CreatedApiKey, FieldError, KeyName, Me, NewPassword,
     Page, Role, SignInOptions, UpdateUser, UserInfo, Username,
 };
+pub use catalog::{
+    Argument, ArgumentKind, CatalogEntry, CatalogPage, CatalogVersion, EntryStatus, EnvVar,
+    HeaderSpec, Package, Remote, Transport, Verdict, VerdictStatus, VersionSummary,
+};
 pub use problem::Problem;
+pub use registry::{
+    ApiVersion, CreateRegistry, HeaderName, RegistryInfo, RegistryKind, RegistryName, SkippedEntry,
+    SyncDetail, SyncMode, SyncRun, SyncState, UpdateRegistry,
+};
 pub use system::{
     ConfigSetting, ConfigValidation, DatabaseBackend, HealthCheck, HealthReport, HealthStatus,
     MigrationStatus, SystemInfo,

@@ -2,7 +2,10 @@
 
 pub mod api_key;
 pub mod audit_event;
+pub mod catalog_entry;
 pub mod instance;
+pub mod registry;
+pub mod registry_sync;
 pub mod secret;
 pub mod session;
 pub mod user;

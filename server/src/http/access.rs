@@ -40,6 +40,25 @@ const API: &[(&str, &str, Access)] = &[
     ("GET", "/api/v1/users", R(Role::Admin)),
     ("PATCH", "/api/v1/users/{id}", R(Role::Admin)),
     ("GET", "/api/v1/audit-events", R(Role::Admin)),
+    ("GET", "/api/v1/registries", R(Role::Viewer)),
+    ("POST", "/api/v1/registries", R(Role::Admin)),
+    ("GET", "/api/v1/registries/{id}", R(Role::Viewer)),
+    ("PATCH", "/api/v1/registries/{id}", R(Role::Admin)),
+    ("DELETE", "/api/v1/registries/{id}", R(Role::Admin)),
+    ("POST", "/api/v1/registries/{id}/sync", R(Role::Operator)),
+    ("GET", "/api/v1/registries/{id}/syncs", R(Role::Viewer)),
+    (
+        "GET",
+        "/api/v1/registries/{id}/syncs/{sync_id}",
+        R(Role::Viewer),
+    ),
+    ("GET", "/api/v1/catalog", R(Role::Viewer)),
+    ("GET", "/api/v1/catalog/{name}/versions", R(Role::Viewer)),
+    (
+        "GET",
+        "/api/v1/catalog/{name}/versions/{version}",
+        R(Role::Viewer),
+    ),
 ];
 
 /// Dashboard pages (GET), by route path.

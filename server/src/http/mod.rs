@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod oidc;
 pub mod problem;
 pub mod rate_limit;
+pub mod registries;
 pub mod request_context;
 pub mod security;
 
@@ -35,6 +36,8 @@ use crate::state::AppState;
     tags(
         (name = "system", description = "This instance and its configuration"),
         (name = "access", description = "Who is calling, API keys, users and the audit log"),
+        (name = "registries", description = "Registry sources and their syncs"),
+        (name = "catalog", description = "MCP servers synced from the registries, with deployability verdicts"),
         (name = "operations", description = "Health and metrics for load balancers and Prometheus"),
     )
 )]
@@ -71,6 +74,18 @@ pub fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(api::list_users))
         .routes(routes!(api::update_user))
         .routes(routes!(api::list_audit_events))
+        .routes(routes!(registries::list, registries::create))
+        .routes(routes!(
+            registries::get,
+            registries::update,
+            registries::delete
+        ))
+        .routes(routes!(registries::start_sync))
+        .routes(routes!(registries::syncs))
+        .routes(routes!(registries::sync_detail))
+        .routes(routes!(registries::search))
+        .routes(routes!(registries::versions))
+        .routes(routes!(registries::version))
         .routes(routes!(health::live))
         .routes(routes!(health::ready))
         .routes(routes!(health::summary))

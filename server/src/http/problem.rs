@@ -96,6 +96,15 @@ impl From<domain::DomainError> for ApiError {
                     ))
                     .with_extension("retry_after", retry_after_secs.into()),
             ),
+            D::TooSoon {
+                message,
+                retry_after_secs,
+            } => Self::Status(
+                Problem::new(429, "Too Many Requests")
+                    .with_type("too-soon")
+                    .with_detail(message)
+                    .with_extension("retry_after", retry_after_secs.into()),
+            ),
             D::Internal(cause) => Self::Internal(cause),
         }
     }
