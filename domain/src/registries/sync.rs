@@ -272,15 +272,24 @@ struct ItemMeta {
     official: Option<Official>,
 }
 
+/// Registry metadata. Lenient: a malformed timestamp or status on one entry must not sink
+/// the whole page (the entry is checked on its own later).
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 struct Official {
     #[serde(default)]
-    status: Option<String>,
+    status: Option<serde_json::Value>,
     #[serde(default)]
-    published_at: Option<DateTime<Utc>>,
+    published_at: Option<serde_json::Value>,
     #[serde(default)]
-    updated_at: Option<DateTime<Utc>>,
+    updated_at: Option<serde_json::Value>,
+}
+
+fn timestamp(v: Option<serde_json::Value>) -> Option<DateTime<Utc>> {
+    v.as_ref()
+        .and_then(serde_json::Value::as_str)
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.with_timezone(&Utc))
 }
 
 /// A file element: a list item, or a server.json document itself.
@@ -292,11 +301,21 @@ struct Probe {
     meta: Option<ItemMeta>,
 }
 
+/// `{"servers": [...]}` (a saved registry answer).
 #[derive(Deserialize)]
-#[serde(untagged)]
-enum FileDoc {
-    Array(Vec<Box<RawValue>>),
-    Wrapped { servers: Vec<Box<RawValue>> },
+struct Wrapped {
+    servers: Vec<Box<RawValue>>,
+}
+
+/// The elements of a file: a JSON array, or a saved registry answer. (Not an untagged enum:
+/// serde cannot buffer raw values.)
+fn file_elements(body: &[u8]) -> Result<Vec<Box<RawValue>>, serde_json::Error> {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first == Some(&b'{') {
+        serde_json::from_slice::<Wrapped>(body).map(|w| w.servers)
+    } else {
+        serde_json::from_slice(body)
+    }
 }
 
 impl From<ListItem> for Fetched {
@@ -304,9 +323,12 @@ impl From<ListItem> for Fetched {
         let official = item.meta.and_then(|m| m.official).unwrap_or_default();
         Fetched {
             server: item.server,
-            status: official.status,
-            published_at: official.published_at,
-            updated_at: official.updated_at,
+            status: official.status.map(|s| match s {
+                serde_json::Value::String(s) => s,
+                other => other.to_string(),
+            }),
+            published_at: timestamp(official.published_at),
+            updated_at: timestamp(official.updated_at),
         }
     }
 }
@@ -371,14 +393,11 @@ async fn fetch_all(
         }
         .map_err(|e| e.to_string())?;
         progress(ctx, &row.id, 1, 0).await;
-        let doc: FileDoc = serde_json::from_slice(&body).map_err(|e| {
+        let elements = file_elements(&body).map_err(|e| {
             format!(
                 "the file is not a JSON array of server.json documents or registry list items: {e}"
             )
         })?;
-        let elements = match doc {
-            FileDoc::Array(v) | FileDoc::Wrapped { servers: v } => v,
-        };
         if elements.len() > settings.max_entries as usize {
             return Err(format!(
                 "the file holds {} entries; the limit is {} (registry.max_entries)",

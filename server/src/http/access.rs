@@ -67,6 +67,7 @@ const PAGES: &[(&str, Access)] = &[
     ("/", R(Role::Viewer)),
     ("/registries", R(Role::Viewer)),
     ("/catalog", R(Role::Viewer)),
+    ("/catalog/entry", R(Role::Viewer)),
     ("/deployments", R(Role::Viewer)),
     ("/pipeline-runs", R(Role::Viewer)),
     ("/fleet-health", R(Role::Viewer)),
@@ -89,6 +90,15 @@ const SERVER_FNS: &[(&str, Access)] = &[
     ("/ui/fn/users", R(Role::Admin)),
     ("/ui/fn/update_user", R(Role::Admin)),
     ("/ui/fn/audit", R(Role::Admin)),
+    ("/ui/fn/registries", R(Role::Viewer)),
+    ("/ui/fn/create_registry", R(Role::Admin)),
+    ("/ui/fn/update_registry", R(Role::Admin)),
+    ("/ui/fn/delete_registry", R(Role::Admin)),
+    ("/ui/fn/sync_registry", R(Role::Operator)),
+    ("/ui/fn/sync_detail", R(Role::Viewer)),
+    ("/ui/fn/catalog_search", R(Role::Viewer)),
+    ("/ui/fn/catalog_versions", R(Role::Viewer)),
+    ("/ui/fn/catalog_version", R(Role::Viewer)),
 ];
 
 /// Everything else the router serves, by method and route-template prefix.
