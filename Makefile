@@ -36,10 +36,12 @@ lint: ## cargo fmt --check; clippy on the workspace and on the WASM crate; warni
 fmt:
 	cargo fmt --all
 
-bench: ## Start-to-ready, idle RSS, wrk throughput and latency (figures go in bench/RESULTS.md)
+bench: ## Start-to-ready, idle RSS, wrk throughput and latency; registry sync and catalog search (figures go in bench/RESULTS.md)
 	@scripts/setup.sh bench
 	cargo leptos build --release
+	cargo build --release -p testkit --bin mcpo-test-registry
 	bench/run.py
+	bench/registry.py
 
 clean-data:
 	rm -rf data

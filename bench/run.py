@@ -26,7 +26,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(binary: str, port: int, data: str) -> subprocess.Popen:
+def start(binary: str, port: int, data: str, extra: dict | None = None) -> subprocess.Popen:
     env = {
         "PATH": os.environ.get("PATH", ""),
         "MCPO_LISTEN": f"127.0.0.1:{port}",
@@ -39,6 +39,7 @@ def start(binary: str, port: int, data: str) -> subprocess.Popen:
         # Throughput runs measure the server, not the limiter (which would answer 429).
         "MCPO_RATE_LIMIT_PER_IP_PER_SECOND": "0",
         "MCPO_RATE_LIMIT_PER_PRINCIPAL_PER_SECOND": "0",
+        **(extra or {}),
     }
     return subprocess.Popen([binary, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 

@@ -150,11 +150,18 @@ async fn full_sync_accounts_for_every_fixture_entry() {
         let id = e.add_registry().await;
         let t0 = Instant::now();
         let sync = e.sync(&id, "full").await;
-        eprintln!("{backend:?}: full sync of the fixture in {:?}", t0.elapsed());
+        eprintln!(
+            "{backend:?}: full sync of the fixture in {:?}",
+            t0.elapsed()
+        );
         assert_eq!(sync["state"], "succeeded", "{sync}");
         assert_eq!(sync["mode"], "full");
         let valid = fixture_valid();
-        assert_eq!(valid.len(), 465, "the fixture README: 472 entries, 7 without a name");
+        assert_eq!(
+            valid.len(),
+            465,
+            "the fixture README: 472 entries, 7 without a name"
+        );
         // Every entry is accounted for: imported, or skipped with a reason.
         assert_eq!(n(&sync, "fetched"), 472);
         assert_eq!(n(&sync, "added"), valid.len() as u64);
@@ -172,7 +179,12 @@ async fn full_sync_accounts_for_every_fixture_entry() {
             assert!(reason.contains("no name"), "{s}");
         }
         // Every page was followed with its (URL-encoded) cursor: 472 / 100 per page.
-        let lists: Vec<_> = e.reg.requests().into_iter().filter(|r| r.is_list()).collect();
+        let lists: Vec<_> = e
+            .reg
+            .requests()
+            .into_iter()
+            .filter(|r| r.is_list())
+            .collect();
         assert_eq!(lists.len(), 5);
         assert!(lists.iter().all(|r| r.param("limit") == Some("100")));
         assert!(lists[1..].iter().all(|r| r.param("cursor").is_some()));
@@ -195,7 +207,9 @@ async fn full_sync_accounts_for_every_fixture_entry() {
         let found = e.catalog("q=MAGIC%20cursor").await;
         let items = found["items"].as_array().unwrap();
         assert!(
-            items.iter().any(|i| i["name"] == "io.github.21st-dev/magic-mcp"),
+            items
+                .iter()
+                .any(|i| i["name"] == "io.github.21st-dev/magic-mcp"),
             "{found}"
         );
         for i in items {
@@ -206,7 +220,9 @@ async fn full_sync_accounts_for_every_fixture_entry() {
         let npm_expected = registry::fixture_entries()
             .iter()
             .filter(|x| {
-                x["server"]["name"].as_str().is_some_and(|n| n.contains('/'))
+                x["server"]["name"]
+                    .as_str()
+                    .is_some_and(|n| n.contains('/'))
                     && x["server"]["packages"]
                         .as_array()
                         .is_some_and(|p| p.iter().any(|p| p["registryType"] == "npm"))
@@ -214,9 +230,14 @@ async fn full_sync_accounts_for_every_fixture_entry() {
             .count() as u64;
         let npm = e.catalog("registry_type=npm&limit=1").await;
         assert_eq!(n(&npm, "total"), npm_expected);
-        let stdio_oci = e.catalog("registry_type=oci&transport=stdio&limit=200").await;
+        let stdio_oci = e
+            .catalog("registry_type=oci&transport=stdio&limit=200")
+            .await;
         for i in stdio_oci["items"].as_array().unwrap() {
-            assert!(i["registry_types"].as_array().unwrap().contains(&json!("oci")));
+            assert!(i["registry_types"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("oci")));
         }
         let ready = n(&e.catalog("verdict=ready&limit=1").await, "total");
         let needs = n(&e.catalog("verdict=needs_input&limit=1").await, "total");
@@ -237,7 +258,10 @@ async fn full_sync_accounts_for_every_fixture_entry() {
         assert_eq!(v["name"], "io.github.21st-dev/magic-mcp");
         assert_eq!(v["packages"][0]["registry_type"], "npm");
         assert_eq!(v["packages"][0]["identifier"], "@21st-dev/magic");
-        assert_eq!(v["packages"][0]["environment_variables"][0]["name"], "API_KEY");
+        assert_eq!(
+            v["packages"][0]["environment_variables"][0]["name"],
+            "API_KEY"
+        );
         assert_eq!(v["is_latest"], true);
         assert_eq!(v["verdict"]["status"], "ready", "{}", v["verdict"]);
         assert_eq!(v["server_json"]["name"], "io.github.21st-dev/magic-mcp");
@@ -251,9 +275,7 @@ async fn full_sync_accounts_for_every_fixture_entry() {
             .await;
         assert_eq!(versions.as_array().unwrap().len(), 1);
         // A placeholder argument makes the verdict ask for input, naming it.
-        let adfin = e
-            .json("GET", "/api/v1/catalog?q=adfin", None, 200)
-            .await;
+        let adfin = e.json("GET", "/api/v1/catalog?q=adfin", None, 200).await;
         let adfin = &adfin["items"][0];
         assert_eq!(adfin["verdict"]["status"], "needs_input", "{adfin}");
         assert!(adfin["verdict"]["reasons"]
@@ -298,8 +320,11 @@ async fn incremental_sync_picks_up_exactly_the_changes() {
             .unwrap();
         edited["server"]["description"] = json!("Edited description");
         e.reg.upsert(edited);
-        e.reg
-            .set_status("io.github.adfin-engineering/mcp-server-adfin", "0.0.1-seed", "deprecated");
+        e.reg.set_status(
+            "io.github.adfin-engineering/mcp-server-adfin",
+            "0.0.1-seed",
+            "deprecated",
+        );
         let deleted = before
             .iter()
             .find(|s| s.0 != "io.github.21st-dev/magic-mcp" && !s.0.contains("adfin"))
@@ -307,10 +332,16 @@ async fn incremental_sync_picks_up_exactly_the_changes() {
             .0
             .clone();
         e.reg.set_status(&deleted, "0.0.1-seed", "deleted");
-        e.reg
-            .upsert(registry::item("io.example.new/server", "1.0.0", "A brand-new server"));
-        e.reg
-            .upsert(registry::item("io.github.21st-dev/magic-mcp", "9.9.9", "Next major"));
+        e.reg.upsert(registry::item(
+            "io.example.new/server",
+            "1.0.0",
+            "A brand-new server",
+        ));
+        e.reg.upsert(registry::item(
+            "io.github.21st-dev/magic-mcp",
+            "9.9.9",
+            "Next major",
+        ));
         e.reg.clear_requests();
 
         let inc = e.sync(&id, "incremental").await;
@@ -322,7 +353,12 @@ async fn incremental_sync_picks_up_exactly_the_changes() {
         assert_eq!(n(&inc, "skipped"), 0, "{inc}");
         assert_eq!(n(&inc, "unchanged"), 0, "{inc}");
         assert_eq!(n(&inc, "fetched"), 5, "only the changes were listed");
-        let lists: Vec<_> = e.reg.requests().into_iter().filter(|r| r.is_list()).collect();
+        let lists: Vec<_> = e
+            .reg
+            .requests()
+            .into_iter()
+            .filter(|r| r.is_list())
+            .collect();
         assert!(lists.iter().all(|r| r.param("updated_since").is_some()));
 
         let after = e.snapshot().await;
@@ -358,7 +394,12 @@ async fn incremental_sync_picks_up_exactly_the_changes() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|v| (v["version"].as_str().unwrap(), v["is_latest"].as_bool().unwrap()))
+            .map(|v| {
+                (
+                    v["version"].as_str().unwrap(),
+                    v["is_latest"].as_bool().unwrap(),
+                )
+            })
             .collect();
         assert_eq!(versions, [("9.9.9", true), ("0.0.1-seed", false)]);
         let hidden = e.catalog("hide_deprecated=true&limit=1").await;
@@ -381,18 +422,44 @@ async fn failures_end_cleanly_with_the_catalog_unchanged() {
         let before = e.snapshot().await;
         // Had any failing sync applied anything, the catalog would shrink to these 30 (three
         // pages).
-        e.reg
-            .set_entries(registry::fixture_entries().into_iter().skip(200).take(30).collect());
+        e.reg.set_entries(
+            registry::fixture_entries()
+                .into_iter()
+                .skip(200)
+                .take(30)
+                .collect(),
+        );
 
         let cases: Vec<(Failure, &str)> = vec![
-            (Failure::Status { code: 500, times: None }, "500 Internal Server Error (after 3 attempts)"),
             (
-                Failure::RateLimited { retry_after_secs: 1, times: None },
+                Failure::Status {
+                    code: 500,
+                    times: None,
+                },
+                "500 Internal Server Error (after 3 attempts)",
+            ),
+            (
+                Failure::RateLimited {
+                    retry_after_secs: 1,
+                    times: None,
+                },
                 "429 Too Many Requests (after 3 attempts)",
             ),
-            (Failure::Delay { millis: 3000, times: None }, "timed out"),
-            (Failure::MalformedJson { page: 2 }, "page 2 is not a valid registry list answer"),
-            (Failure::Oversized { bytes: 3_000_000 }, "larger than 2000000 bytes"),
+            (
+                Failure::Delay {
+                    millis: 3000,
+                    times: None,
+                },
+                "timed out",
+            ),
+            (
+                Failure::MalformedJson { page: 2 },
+                "page 2 is not a valid registry list answer",
+            ),
+            (
+                Failure::Oversized { bytes: 3_000_000 },
+                "larger than 2000000 bytes",
+            ),
             (Failure::RepeatCursor, "repeated a cursor"),
             (Failure::DropConnection { times: None }, "after 3 attempts"),
         ];
@@ -406,13 +473,25 @@ async fn failures_end_cleanly_with_the_catalog_unchanged() {
             let error = sync["error"].as_str().unwrap();
             assert!(error.contains(expected), "{failure:?}: {error}");
             if matches!(failure, Failure::RateLimited { .. }) {
-                assert!(took >= Duration::from_secs(2), "Retry-After honoured: {took:?}");
+                assert!(
+                    took >= Duration::from_secs(2),
+                    "Retry-After honoured: {took:?}"
+                );
             }
             assert!(sync["finished_at"].is_string());
-            assert_eq!(e.snapshot().await, before, "{failure:?} changed the catalog");
+            assert_eq!(
+                e.snapshot().await,
+                before,
+                "{failure:?} changed the catalog"
+            );
             // The failure is in the history with its error.
             let history = e
-                .json("GET", &format!("/api/v1/registries/{id}/syncs?limit=1"), None, 200)
+                .json(
+                    "GET",
+                    &format!("/api/v1/registries/{id}/syncs?limit=1"),
+                    None,
+                    200,
+                )
                 .await;
             assert_eq!(history["items"][0]["error"], error);
         }
@@ -427,18 +506,33 @@ async fn failures_end_cleanly_with_the_catalog_unchanged() {
             .await;
         let sync = e.sync(gone["id"].as_str().unwrap(), "full").await;
         assert_eq!(sync["state"], "failed");
-        assert!(sync["error"].as_str().unwrap().contains("connection failed"), "{sync}");
+        assert!(
+            sync["error"]
+                .as_str()
+                .unwrap()
+                .contains("connection failed"),
+            "{sync}"
+        );
 
         // Transient failures are retried: twice 503, then fine.
         e.reg.set_entries(registry::fixture_entries());
         e.reg.clear_requests();
-        e.reg.fail(Failure::Status { code: 503, times: Some(2) });
+        e.reg.fail(Failure::Status {
+            code: 503,
+            times: Some(2),
+        });
         let sync = e.sync(&id, "full").await;
         assert_eq!(sync["state"], "succeeded", "{sync}");
         // 48 pages of 10, and the two refused attempts.
-        assert_eq!(e.reg.requests().iter().filter(|r| r.is_list()).count(), 48 + 2);
+        assert_eq!(
+            e.reg.requests().iter().filter(|r| r.is_list()).count(),
+            48 + 2
+        );
         // A 429 with Retry-After: 1 is waited out.
-        e.reg.fail(Failure::RateLimited { retry_after_secs: 1, times: Some(1) });
+        e.reg.fail(Failure::RateLimited {
+            retry_after_secs: 1,
+            times: Some(1),
+        });
         let t0 = Instant::now();
         let sync = e.sync(&id, "full").await;
         assert_eq!(sync["state"], "succeeded", "{sync}");
@@ -456,8 +550,10 @@ async fn credentials_are_sent_and_never_shown() {
         .json(
             "POST",
             "/api/v1/registries",
-            Some(json!({"name": "private", "kind": "mcp-registry", "url": e.reg.url,
-                        "auth_value": TOKEN, "sync_interval_secs": 0})),
+            Some(
+                json!({"name": "private", "kind": "mcp-registry", "url": e.reg.url,
+                        "auth_value": TOKEN, "sync_interval_secs": 0}),
+            ),
             201,
         )
         .await;
@@ -491,29 +587,65 @@ async fn credentials_are_sent_and_never_shown() {
     let sync = e.sync(id, "full").await;
     assert_eq!(sync["state"], "failed");
     assert!(sync["error"].as_str().unwrap().contains("401"), "{sync}");
-    assert!(!e.s.logs().join("\n").contains("s3cret"), "a log holds the credential");
+    assert!(
+        !e.s.logs().join("\n").contains("s3cret"),
+        "a log holds the credential"
+    );
 }
 
 #[tokio::test]
 async fn sources_are_validated_and_roles_enforced() {
     let e = Env::start(Backend::Sqlite, vec![], &[]).await;
     let bad = [
-        (json!({"name": "x", "kind": "mcp-registry", "url": "http://registry.example.com"}), "https"),
-        (json!({"name": "x", "kind": "mcp-registry", "url": "https://user:pw@registry.example.com"}), "credentials"),
-        (json!({"name": "x", "kind": "mcp-registry", "url": "ftp://registry.example.com"}), "scheme"),
-        (json!({"name": "x", "kind": "mcp-registry", "url": "not a url"}), "not a URL"),
-        (json!({"name": "x", "kind": "file", "url": "relative/path.json"}), "url"),
-        (json!({"name": "x", "kind": "file", "url": "/no/such/file.json"}), "no such file"),
-        (json!({"name": "x", "kind": "file", "url": "/etc/../etc/passwd"}), ".."),
-        (json!({"name": "", "kind": "file", "url": fixture_path()}), "name"),
-        (json!({"name": "x", "kind": "mcp-registry", "url": "https://r.example", "sync_interval_secs": 999_999_999}), "sync_interval_secs"),
-        (json!({"name": "x", "kind": "nuget", "url": "https://r.example"}), ""),
+        (
+            json!({"name": "x", "kind": "mcp-registry", "url": "http://registry.example.com"}),
+            "https",
+        ),
+        (
+            json!({"name": "x", "kind": "mcp-registry", "url": "https://user:pw@registry.example.com"}),
+            "credentials",
+        ),
+        (
+            json!({"name": "x", "kind": "mcp-registry", "url": "ftp://registry.example.com"}),
+            "scheme",
+        ),
+        (
+            json!({"name": "x", "kind": "mcp-registry", "url": "not a url"}),
+            "not a URL",
+        ),
+        (
+            json!({"name": "x", "kind": "file", "url": "relative/path.json"}),
+            "url",
+        ),
+        (
+            json!({"name": "x", "kind": "file", "url": "/no/such/file.json"}),
+            "no such file",
+        ),
+        (
+            json!({"name": "x", "kind": "file", "url": "/etc/../etc/passwd"}),
+            "..",
+        ),
+        (
+            json!({"name": "", "kind": "file", "url": fixture_path()}),
+            "name",
+        ),
+        (
+            json!({"name": "x", "kind": "mcp-registry", "url": "https://r.example", "sync_interval_secs": 999_999_999}),
+            "sync_interval_secs",
+        ),
+        (
+            json!({"name": "x", "kind": "nuget", "url": "https://r.example"}),
+            "",
+        ),
     ];
     for (body, why) in bad {
-        let res = e.send("POST", "/api/v1/registries", Some(body.clone())).await;
+        let res = e
+            .send("POST", "/api/v1/registries", Some(body.clone()))
+            .await;
         let status = res.status().as_u16();
         assert_eq!(
-            res.headers()["content-type"], "application/problem+json",
+            res.headers()["content-type"],
+            "application/problem+json",
             "{body}"
         );
         let text = res.text().await.unwrap();
@@ -557,7 +689,10 @@ async fn sources_are_validated_and_roles_enforced() {
         )
         .await;
     let sync = e.sync(p["id"].as_str().unwrap(), "full").await;
-    assert_eq!((sync["state"].as_str(), n(&sync, "added")), (Some("succeeded"), 3));
+    assert_eq!(
+        (sync["state"].as_str(), n(&sync, "added")),
+        (Some("succeeded"), 3)
+    );
     // Hostile text is stored as data, exactly.
     for doc in &docs {
         let name = doc["name"].as_str().unwrap();
@@ -573,18 +708,24 @@ async fn sources_are_validated_and_roles_enforced() {
         assert_eq!(v["title"], doc["title"], "{name}");
     }
     let long = e.catalog("q=deliberately%20long").await;
-    assert_eq!(long["items"][0]["description"].as_str().unwrap().chars().count(), 20_000);
+    assert_eq!(
+        long["items"][0]["description"]
+            .as_str()
+            .unwrap()
+            .chars()
+            .count(),
+        20_000
+    );
 
     // Roles: viewers read, operators sync, admins manage.
     let viewer = e.s.api_key("viewer");
     let operator = e.s.api_key("operator");
     let pid = p["id"].as_str().unwrap();
     let call = |key: &str, method: &str, path: String, body: Option<Value>| {
-        let mut req = e
-            .s
-            .client
-            .request(method.parse().unwrap(), e.s.url(&path))
-            .bearer_auth(key);
+        let mut req =
+            e.s.client
+                .request(method.parse().unwrap(), e.s.url(&path))
+                .bearer_auth(key);
         if let Some(b) = body {
             req = req.json(&b);
         }
@@ -592,28 +733,67 @@ async fn sources_are_validated_and_roles_enforced() {
     };
     let create = json!({"name": "y", "kind": "file", "url": plain.to_str().unwrap()});
     for (key, status) in [(&viewer, 403), (&operator, 403)] {
-        let res = call(key, "POST", "/api/v1/registries".into(), Some(create.clone())).await.unwrap();
+        let res = call(
+            key,
+            "POST",
+            "/api/v1/registries".into(),
+            Some(create.clone()),
+        )
+        .await
+        .unwrap();
         assert_eq!(res.status().as_u16(), status);
-        let res = call(key, "DELETE", format!("/api/v1/registries/{pid}"), None).await.unwrap();
+        let res = call(key, "DELETE", format!("/api/v1/registries/{pid}"), None)
+            .await
+            .unwrap();
         assert_eq!(res.status().as_u16(), status);
     }
-    let res = call(&viewer, "POST", format!("/api/v1/registries/{pid}/sync"), None).await.unwrap();
+    let res = call(
+        &viewer,
+        "POST",
+        format!("/api/v1/registries/{pid}/sync"),
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(res.status(), 403);
-    let res = call(&operator, "POST", format!("/api/v1/registries/{pid}/sync"), None).await.unwrap();
+    let res = call(
+        &operator,
+        "POST",
+        format!("/api/v1/registries/{pid}/sync"),
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(res.status(), 202);
-    let res = call(&viewer, "GET", "/api/v1/catalog?q=hostile".into(), None).await.unwrap();
+    let res = call(&viewer, "GET", "/api/v1/catalog?q=hostile".into(), None)
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
 
     // Bad catalog queries are 4xx problems, never 500.
-    for q in ["sort=size", "verdict=maybe", "registry_type=%3Cscript%3E", "cursor=%%%", "cursor=bm9wZQ", "limit=-1", "needs_secrets=perhaps"] {
+    for q in [
+        "sort=size",
+        "verdict=maybe",
+        "registry_type=%3Cscript%3E",
+        "cursor=%%%",
+        "cursor=bm9wZQ",
+        "limit=-1",
+        "needs_secrets=perhaps",
+    ] {
         let res = e.send("GET", &format!("/api/v1/catalog?{q}"), None).await;
         let status = res.status().as_u16();
         assert!(status == 422 || status == 400, "{q}: {status}");
     }
     // Delete removes the source and its entries.
     wait_idle(&e, pid).await;
-    e.json("DELETE", &format!("/api/v1/registries/{pid}"), None, 204).await;
-    assert_eq!(e.send("GET", &format!("/api/v1/registries/{pid}"), None).await.status(), 404);
+    e.json("DELETE", &format!("/api/v1/registries/{pid}"), None, 204)
+        .await;
+    assert_eq!(
+        e.send("GET", &format!("/api/v1/registries/{pid}"), None)
+            .await
+            .status(),
+        404
+    );
     assert_eq!(n(&e.catalog("q=hostile").await, "total"), 0);
 }
 
@@ -694,7 +874,10 @@ async fn schedules_gaps_and_running_syncs() {
         let h = e
             .json("GET", &format!("/api/v1/registries/{id}/syncs"), None, 200)
             .await;
-        assert_eq!(h["items"][0]["mode"], "incremental", "later syncs are incremental");
+        assert_eq!(
+            h["items"][0]["mode"], "incremental",
+            "later syncs are incremental"
+        );
         e.json(
             "PATCH",
             &format!("/api/v1/registries/{id}"),
@@ -706,12 +889,22 @@ async fn schedules_gaps_and_running_syncs() {
 
         // One sync per source at a time: a slow one makes a second a 409.
         let slow = e.add_registry().await;
-        e.reg.fail(Failure::Delay { millis: 700, times: Some(1) });
+        e.reg.fail(Failure::Delay {
+            millis: 700,
+            times: Some(1),
+        });
         let started = e
-            .json("POST", &format!("/api/v1/registries/{slow}/sync"), None, 202)
+            .json(
+                "POST",
+                &format!("/api/v1/registries/{slow}/sync"),
+                None,
+                202,
+            )
             .await;
         assert_eq!(started["state"], "running");
-        let again = e.send("POST", &format!("/api/v1/registries/{slow}/sync"), None).await;
+        let again = e
+            .send("POST", &format!("/api/v1/registries/{slow}/sync"), None)
+            .await;
         assert_eq!(again.status(), 409);
         wait_idle(&e, &slow).await;
     }
@@ -728,6 +921,91 @@ async fn schedules_gaps_and_running_syncs() {
         .send("POST", &format!("/api/v1/registries/{id}/sync"), None)
         .await;
     assert_eq!(res.status(), 429);
-    let wait: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let wait: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=30).contains(&wait), "{wait}");
+}
+
+#[tokio::test]
+async fn a_sync_killed_midway_changes_nothing_and_is_marked_interrupted() {
+    // SQLite: one instance per database file, so the next start recovers at once (on
+    // PostgreSQL, leases of instances that miss their heartbeats are released the same way).
+    let e = Env::start(
+        Backend::Sqlite,
+        registry::fixture_entries(),
+        &[
+            ("MCPO_REGISTRY_PAGE_SIZE", "10"),
+            ("MCPO_REGISTRY_REQUEST_TIMEOUT_MS", "30000"),
+        ],
+    )
+    .await;
+    let id = e.add_registry().await;
+    assert_eq!(e.sync(&id, "full").await["state"], "succeeded");
+    let before = e.snapshot().await;
+    e.reg
+        .set_entries(registry::fixture_entries().into_iter().take(30).collect());
+    // Page 1 arrives, page 2 hangs: the process dies in the middle of the sync.
+    e.reg.fail(Failure::Delay {
+        millis: 20_000,
+        times: None,
+    });
+    let running = e
+        .json(
+            "POST",
+            &format!("/api/v1/registries/{id}/sync?mode=full"),
+            None,
+            202,
+        )
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &e.s.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    e.reg.clear_failure();
+
+    let db = TestDb::existing(&e.s.db.url, Backend::Sqlite);
+    let mut env: Vec<(&str, &str)> = FAST.to_vec();
+    env.push(("MCPO_REGISTRY_PAGE_SIZE", "10"));
+    let s2 = TestServer::spawn_with(BIN, db, &env).await;
+    let again = Env {
+        s: s2,
+        key: e.key.clone(),
+        reg: RegistryServer::start(registry::fixture_entries()).await,
+    };
+    let path = format!(
+        "/api/v1/registries/{id}/syncs/{}",
+        running["id"].as_str().unwrap()
+    );
+    let mut state = Value::Null;
+    for _ in 0..50 {
+        state = again.json("GET", &path, None, 200).await;
+        if state["state"] != "running" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(state["state"], "failed", "{state}");
+    assert!(
+        state["error"].as_str().unwrap().contains("interrupted"),
+        "{state}"
+    );
+    assert_eq!(
+        again.snapshot().await,
+        before,
+        "a killed sync applied something"
+    );
+    // The source syncs again (its lease was released).
+    let res = again
+        .send(
+            "POST",
+            &format!("/api/v1/registries/{id}/sync?wait=true"),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 200);
 }

@@ -9,8 +9,8 @@ use std::{
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    sea_query::Expr, ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionTrait,
+    sea_query::Expr, ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, TransactionTrait,
 };
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -872,10 +872,54 @@ pub async fn wait(handle: tokio::task::JoinHandle<SyncRun>) -> Result<SyncRun, D
         .map_err(|e| DomainError::Internal(format!("the sync task failed: {e}")))
 }
 
-/// Fails syncs left running by instances that stopped (their lease has expired), so the
-/// history never shows a sync running forever.
-pub async fn reap_interrupted<C: ConnectionTrait>(conn: &C) -> Result<u64, DomainError> {
+/// Releases sync leases whose holder is gone, then fails the syncs they left running, so the
+/// history never shows a sync running forever. A holder is gone when its instance stopped or
+/// missed its heartbeats; on SQLite (one instance per database file) every other instance is
+/// gone once this one runs, so `at_start` releases their leases at once.
+pub async fn reap_interrupted(ctx: &Ctx, at_start: bool) -> Result<u64, DomainError> {
+    use crate::entities::instance;
+    let conn = &ctx.db.conn;
     let now = Utc::now();
+    let live_window = chrono::Duration::from_std(crate::system::LIVE_WINDOW).unwrap_or_default();
+    let mut gone: Vec<String> = instance::Entity::find()
+        .select_only()
+        .column(instance::Column::Id)
+        .filter(
+            instance::Column::StoppedAt
+                .is_not_null()
+                .or(instance::Column::HeartbeatAt.lt(now - live_window)),
+        )
+        .filter(instance::Column::Id.ne(ctx.instance.id.clone()))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    if at_start && ctx.db.backend == types::DatabaseBackend::Sqlite {
+        gone = registry::Entity::find()
+            .select_only()
+            .column(registry::Column::LeaseOwner)
+            .filter(registry::Column::LeaseOwner.is_not_null())
+            .filter(registry::Column::LeaseOwner.ne(ctx.instance.id.clone()))
+            .into_tuple::<Option<String>>()
+            .all(conn)
+            .await?
+            .into_iter()
+            .flatten()
+            .collect();
+    }
+    for chunk in gone.chunks(500) {
+        registry::Entity::update_many()
+            .col_expr(
+                registry::Column::LeaseOwner,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(
+                registry::Column::LeaseUntil,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .filter(registry::Column::LeaseOwner.is_in(chunk.iter().cloned()))
+            .exec(conn)
+            .await?;
+    }
     let stale: Vec<String> = registry::Entity::find()
         .select_only()
         .column(registry::Column::Id)
