@@ -1,14 +1,13 @@
 //! The catalog: search over synced servers (latest versions), their version lists, and one
-//! version in full.
+//! version in full. Searches run over an in-memory index of the latest versions (see
+//! [`Index`]), rebuilt when the catalog's generation moves; versions are read from the
+//! database.
 
 use std::collections::HashMap;
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD as B64, Engine};
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    sea_query::{Expr, LikeExpr},
-    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{sea_query::Expr, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use types::{
     CatalogEntry, CatalogPage, CatalogVersion, EntryStatus, Role, Verdict, VerdictStatus,
     VersionSummary,
@@ -16,7 +15,7 @@ use types::{
 
 use crate::{
     access::Caller,
-    entities::{catalog_entry, registry},
+    entities::{catalog_entry, catalog_state, registry},
     registries::server_json,
     Ctx, DomainError,
 };
@@ -70,17 +69,6 @@ pub struct Search {
 /// Largest page.
 pub const MAX_LIMIT: u64 = 200;
 
-fn like_escape(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
-}
-
-fn contains(col: catalog_entry::Column, needle: &str) -> sea_orm::sea_query::SimpleExpr {
-    Expr::col((catalog_entry::Entity, col))
-        .like(LikeExpr::new(format!("%{}%", like_escape(needle))).escape('\\'))
-}
-
 fn token(field: &'static str, v: &str) -> Result<String, DomainError> {
     let v = v.trim().to_ascii_lowercase();
     if v.is_empty()
@@ -95,45 +83,6 @@ fn token(field: &'static str, v: &str) -> Result<String, DomainError> {
         ));
     }
     Ok(v)
-}
-
-fn filters(s: &Search) -> Result<Condition, DomainError> {
-    let mut c = Condition::all().add(catalog_entry::Column::IsLatest.eq(true));
-    if let Some(q) = &s.q {
-        if q.chars().count() > 200 {
-            return Err(DomainError::invalid("q", "must be at most 200 characters"));
-        }
-        for word in q.to_lowercase().split_whitespace().take(10) {
-            c = c.add(contains(catalog_entry::Column::SearchText, word));
-        }
-    }
-    if let Some(r) = &s.registry_id {
-        c = c.add(catalog_entry::Column::RegistryId.eq(r.clone()));
-    }
-    if let Some(t) = &s.registry_type {
-        let t = token("registry_type", t)?;
-        c = c.add(contains(
-            catalog_entry::Column::RegistryTypes,
-            &format!(" {t} "),
-        ));
-    }
-    if let Some(t) = &s.transport {
-        let t = token("transport", t)?;
-        c = c.add(contains(
-            catalog_entry::Column::Transports,
-            &format!(" {t} "),
-        ));
-    }
-    if let Some(n) = s.needs_secrets {
-        c = c.add(catalog_entry::Column::NeedsSecrets.eq(n));
-    }
-    if let Some(v) = s.verdict {
-        c = c.add(catalog_entry::Column::VerdictStatus.eq(v.as_str()));
-    }
-    if s.hide_deprecated {
-        c = c.add(catalog_entry::Column::Status.eq("active"));
-    }
-    Ok(c)
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -151,24 +100,6 @@ fn bad_cursor() -> DomainError {
     )
 }
 
-fn after(sort: Sort, raw: &str) -> Result<Condition, DomainError> {
-    let bytes = B64.decode(raw).map_err(|_| bad_cursor())?;
-    let c: Cursor = serde_json::from_slice(&bytes).map_err(|_| bad_cursor())?;
-    use catalog_entry::Column as Col;
-    let tie = Condition::any().add(Col::Name.gt(c.n.clone())).add(
-        Condition::all()
-            .add(Col::Name.eq(c.n.clone()))
-            .add(Col::RegistryId.gt(c.r.clone())),
-    );
-    Ok(match (sort, c.t) {
-        (Sort::Name, None) => tie,
-        (Sort::Updated, Some(t)) => Condition::any()
-            .add(Col::SortAt.lt(t))
-            .add(Condition::all().add(Col::SortAt.eq(t)).add(tie)),
-        _ => return Err(bad_cursor()),
-    })
-}
-
 async fn registry_names(ctx: &Ctx) -> Result<HashMap<String, String>, DomainError> {
     Ok(registry::Entity::find()
         .select_only()
@@ -180,13 +111,17 @@ async fn registry_names(ctx: &Ctx) -> Result<HashMap<String, String>, DomainErro
         .collect())
 }
 
-fn verdict_of(m: &catalog_entry::Model) -> Verdict {
-    serde_json::from_str(&m.verdict).unwrap_or(Verdict {
-        status: VerdictStatus::parse(&m.verdict_status).unwrap_or(VerdictStatus::Unsupported),
+fn verdict_from(json: &str, status: &str) -> Verdict {
+    serde_json::from_str(json).unwrap_or(Verdict {
+        status: VerdictStatus::parse(status).unwrap_or(VerdictStatus::Unsupported),
         runtimes: Vec::new(),
         package: None,
         reasons: Vec::new(),
     })
+}
+
+fn verdict_of(m: &catalog_entry::Model) -> Verdict {
+    verdict_from(&m.verdict, &m.verdict_status)
 }
 
 fn set_of(s: &str) -> Vec<String> {
@@ -197,87 +132,279 @@ fn status_of(s: &str) -> EntryStatus {
     EntryStatus::parse(s).unwrap_or(EntryStatus::Active)
 }
 
+/// Bumps the catalog's generation; call inside every transaction that changes the catalog.
+pub(crate) async fn bump<C: sea_orm::ConnectionTrait>(conn: &C) -> Result<(), DomainError> {
+    catalog_state::Entity::update_many()
+        .col_expr(
+            catalog_state::Column::Generation,
+            Expr::col(catalog_state::Column::Generation).add(1),
+        )
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+async fn generation(ctx: &Ctx) -> Result<i64, DomainError> {
+    Ok(catalog_state::Entity::find_by_id(1)
+        .one(&ctx.db.conn)
+        .await?
+        .map_or(0, |r| r.generation))
+}
+
+/// One listed server, ready to filter in memory.
+struct Item {
+    entry: CatalogEntry,
+    search: String,
+    registry_types: String,
+    transports: String,
+    verdict: VerdictStatus,
+    sort_at: DateTime<Utc>,
+}
+
+/// The latest version of every server, in name order, with a second order for "recently
+/// updated". Searches run over it in memory; it is rebuilt when the generation moves.
+pub struct Index {
+    generation: i64,
+    items: Vec<Item>,
+    by_updated: Vec<u32>,
+}
+
+/// This instance's catalog index.
+#[derive(Default)]
+pub struct IndexCache {
+    current: std::sync::RwLock<Option<std::sync::Arc<Index>>>,
+    rebuilding: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for IndexCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IndexCache")
+    }
+}
+
+impl IndexCache {
+    fn get(&self, generation: i64) -> Option<std::sync::Arc<Index>> {
+        self.current
+            .read()
+            .ok()?
+            .as_ref()
+            .filter(|i| i.generation == generation)
+            .cloned()
+    }
+}
+
+#[derive(sea_orm::FromQueryResult)]
+struct Row {
+    registry_id: String,
+    name: String,
+    version: String,
+    status: String,
+    title: Option<String>,
+    description: String,
+    search_text: String,
+    registry_types: String,
+    transports: String,
+    needs_secrets: bool,
+    has_remotes: bool,
+    verdict_status: String,
+    verdict: String,
+    updated_at: Option<DateTime<Utc>>,
+    sort_at: DateTime<Utc>,
+}
+
+async fn build(ctx: &Ctx, generation: i64) -> Result<Index, DomainError> {
+    use catalog_entry::Column as C;
+    let rows: Vec<Row> = catalog_entry::Entity::find()
+        .select_only()
+        .columns([
+            C::RegistryId,
+            C::Name,
+            C::Version,
+            C::Status,
+            C::Title,
+            C::Description,
+            C::SearchText,
+            C::RegistryTypes,
+            C::Transports,
+            C::NeedsSecrets,
+            C::HasRemotes,
+            C::VerdictStatus,
+            C::Verdict,
+            C::UpdatedAt,
+            C::SortAt,
+        ])
+        .filter(C::IsLatest.eq(true))
+        .order_by_asc(C::Name)
+        .order_by_asc(C::RegistryId)
+        .into_model::<Row>()
+        .all(&ctx.db.conn)
+        .await?;
+    let counts: HashMap<(String, String), u32> = catalog_entry::Entity::find()
+        .select_only()
+        .column(C::RegistryId)
+        .column(C::Name)
+        .column_as(Expr::col(C::Id).count(), "n")
+        .group_by(C::RegistryId)
+        .group_by(C::Name)
+        .into_tuple::<(String, String, i64)>()
+        .all(&ctx.db.conn)
+        .await?
+        .into_iter()
+        .map(|(r, n, c)| ((r, n), c.max(0) as u32))
+        .collect();
+    let names = registry_names(ctx).await?;
+    let items: Vec<Item> = rows
+        .into_iter()
+        .map(|m| Item {
+            verdict: VerdictStatus::parse(&m.verdict_status).unwrap_or(VerdictStatus::Unsupported),
+            sort_at: m.sort_at,
+            entry: CatalogEntry {
+                registry_name: names.get(&m.registry_id).cloned().unwrap_or_default(),
+                versions: counts
+                    .get(&(m.registry_id.clone(), m.name.clone()))
+                    .copied()
+                    .unwrap_or(1),
+                verdict: verdict_from(&m.verdict, &m.verdict_status),
+                status: status_of(&m.status),
+                registry_types: set_of(&m.registry_types),
+                transports: set_of(&m.transports),
+                registry_id: m.registry_id,
+                name: m.name,
+                title: m.title,
+                description: m.description,
+                version: m.version,
+                needs_secrets: m.needs_secrets,
+                has_remotes: m.has_remotes,
+                updated_at: m.updated_at,
+            },
+            search: m.search_text,
+            registry_types: m.registry_types,
+            transports: m.transports,
+        })
+        .collect();
+    let mut by_updated: Vec<u32> = (0..items.len() as u32).collect();
+    // Items are in (name, source) order already: a stable sort keeps it as the tie-break.
+    by_updated.sort_by(|a, b| items[*b as usize].sort_at.cmp(&items[*a as usize].sort_at));
+    Ok(Index {
+        generation,
+        items,
+        by_updated,
+    })
+}
+
+/// The index for the current generation, rebuilt when a change happened.
+async fn index(ctx: &Ctx) -> Result<std::sync::Arc<Index>, DomainError> {
+    let generation = generation(ctx).await?;
+    if let Some(i) = ctx.catalog.get(generation) {
+        return Ok(i);
+    }
+    // One rebuild at a time; whoever waited finds it done.
+    let _guard = ctx.catalog.rebuilding.lock().await;
+    if let Some(i) = ctx.catalog.get(generation) {
+        return Ok(i);
+    }
+    let t0 = std::time::Instant::now();
+    let built = std::sync::Arc::new(build(ctx, generation).await?);
+    tracing::debug!(target: "mcp_orchestrator::catalog", generation, entries = built.items.len(), ms = t0.elapsed().as_millis() as u64, "catalog index rebuilt");
+    if let Ok(mut w) = ctx.catalog.current.write() {
+        *w = Some(built.clone());
+    }
+    Ok(built)
+}
+
 /// Searches the catalog (latest version of each server).
 pub async fn search(ctx: &Ctx, caller: &Caller, s: Search) -> Result<CatalogPage, DomainError> {
     caller.require(Role::Viewer)?;
-    let limit = s.limit.unwrap_or(50).clamp(1, MAX_LIMIT);
-    let cond = filters(&s)?;
-    let total = catalog_entry::Entity::find()
-        .filter(cond.clone())
-        .count(&ctx.db.conn)
-        .await?;
-    let mut q = catalog_entry::Entity::find().filter(cond);
-    if let Some(c) = &s.cursor {
-        q = q.filter(after(s.sort, c)?);
+    let limit = s.limit.unwrap_or(50).clamp(1, MAX_LIMIT) as usize;
+    // Validate every input before touching the index.
+    if s.q.as_ref().is_some_and(|q| q.chars().count() > 200) {
+        return Err(DomainError::invalid("q", "must be at most 200 characters"));
     }
-    q = match s.sort {
-        Sort::Name => q,
-        Sort::Updated => q.order_by_desc(catalog_entry::Column::SortAt),
+    let words: Vec<String> =
+        s.q.as_deref()
+            .unwrap_or("")
+            .to_lowercase()
+            .split_whitespace()
+            .take(10)
+            .map(str::to_owned)
+            .collect();
+    let registry_type = s
+        .registry_type
+        .as_deref()
+        .map(|t| token("registry_type", t).map(|t| format!(" {t} ")))
+        .transpose()?;
+    let transport = s
+        .transport
+        .as_deref()
+        .map(|t| token("transport", t).map(|t| format!(" {t} ")))
+        .transpose()?;
+    let after: Option<Cursor> = match &s.cursor {
+        None => None,
+        Some(raw) => {
+            let bytes = B64.decode(raw).map_err(|_| bad_cursor())?;
+            let c: Cursor = serde_json::from_slice(&bytes).map_err(|_| bad_cursor())?;
+            if c.t.is_some() != (s.sort == Sort::Updated) {
+                return Err(bad_cursor());
+            }
+            Some(c)
+        }
     };
-    let mut rows = q
-        .order_by_asc(catalog_entry::Column::Name)
-        .order_by_asc(catalog_entry::Column::RegistryId)
-        .limit(limit + 1)
-        .all(&ctx.db.conn)
-        .await?;
-    let next_cursor = if rows.len() as u64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|r| {
+    let idx = index(ctx).await?;
+    let matches = |it: &Item| {
+        words.iter().all(|w| it.search.contains(w.as_str()))
+            && s.registry_id
+                .as_ref()
+                .is_none_or(|r| &it.entry.registry_id == r)
+            && registry_type
+                .as_ref()
+                .is_none_or(|t| it.registry_types.contains(t.as_str()))
+            && transport
+                .as_ref()
+                .is_none_or(|t| it.transports.contains(t.as_str()))
+            && s.needs_secrets.is_none_or(|n| it.entry.needs_secrets == n)
+            && s.verdict.is_none_or(|v| it.verdict == v)
+            && !(s.hide_deprecated && it.entry.status == EntryStatus::Deprecated)
+    };
+    let is_after = |it: &Item| match &after {
+        None => true,
+        Some(c) => {
+            let by_name = (it.entry.name.as_str(), it.entry.registry_id.as_str())
+                > (c.n.as_str(), c.r.as_str());
+            match c.t {
+                None => by_name,
+                Some(t) => it.sort_at < t || (it.sort_at == t && by_name),
+            }
+        }
+    };
+    let order: Box<dyn Iterator<Item = &Item>> = match s.sort {
+        Sort::Name => Box::new(idx.items.iter()),
+        Sort::Updated => Box::new(idx.by_updated.iter().map(|i| &idx.items[*i as usize])),
+    };
+    let mut total = 0u64;
+    let mut page: Vec<&Item> = Vec::with_capacity(limit + 1);
+    for it in order {
+        if matches(it) {
+            total += 1;
+            if page.len() <= limit && is_after(it) {
+                page.push(it);
+            }
+        }
+    }
+    let next_cursor = if page.len() > limit {
+        page.truncate(limit);
+        page.last().map(|r| {
             let c = Cursor {
                 t: (s.sort == Sort::Updated).then_some(r.sort_at),
-                n: r.name.clone(),
-                r: r.registry_id.clone(),
+                n: r.entry.name.clone(),
+                r: r.entry.registry_id.clone(),
             };
             B64.encode(serde_json::to_vec(&c).unwrap_or_default())
         })
     } else {
         None
     };
-    let names = registry_names(ctx).await?;
-    // How many versions each listed server has.
-    let mut counts: HashMap<(String, String), u32> = HashMap::new();
-    if !rows.is_empty() {
-        let listed: Vec<String> = rows.iter().map(|r| r.name.clone()).collect();
-        let found: Vec<(String, String, i64)> = catalog_entry::Entity::find()
-            .select_only()
-            .column(catalog_entry::Column::RegistryId)
-            .column(catalog_entry::Column::Name)
-            .column_as(Expr::col(catalog_entry::Column::Id).count(), "n")
-            .filter(catalog_entry::Column::Name.is_in(listed))
-            .group_by(catalog_entry::Column::RegistryId)
-            .group_by(catalog_entry::Column::Name)
-            .into_tuple()
-            .all(&ctx.db.conn)
-            .await?;
-        counts = found
-            .into_iter()
-            .map(|(r, n, c)| ((r, n), c.max(0) as u32))
-            .collect();
-    }
-    let items = rows
-        .into_iter()
-        .map(|m| CatalogEntry {
-            registry_name: names.get(&m.registry_id).cloned().unwrap_or_default(),
-            versions: counts
-                .get(&(m.registry_id.clone(), m.name.clone()))
-                .copied()
-                .unwrap_or(1),
-            verdict: verdict_of(&m),
-            status: status_of(&m.status),
-            registry_types: set_of(&m.registry_types),
-            transports: set_of(&m.transports),
-            registry_id: m.registry_id,
-            name: m.name,
-            title: m.title,
-            description: m.description,
-            version: m.version,
-            needs_secrets: m.needs_secrets,
-            has_remotes: m.has_remotes,
-            updated_at: m.updated_at,
-        })
-        .collect();
     Ok(CatalogPage {
-        items,
+        items: page.into_iter().map(|it| it.entry.clone()).collect(),
         next_cursor,
         total,
     })

@@ -31,6 +31,8 @@ pub struct Ctx {
     pub secret_key: Option<std::sync::Arc<secrets::SecretKey>>,
     /// Registry sync limits (the `registry.*` settings).
     pub registry: std::sync::Arc<registries::Settings>,
+    /// The catalog search index of this instance.
+    pub catalog: std::sync::Arc<catalog::IndexCache>,
 }
 
 impl Ctx {
@@ -42,6 +44,7 @@ impl Ctx {
             keys: std::sync::Arc::default(),
             secret_key: None,
             registry: std::sync::Arc::default(),
+            catalog: std::sync::Arc::default(),
         }
     }
 }

@@ -47,6 +47,15 @@ enum RegistrySyncs {
     SkippedEntries,
 }
 
+/// One row: a counter bumped in every transaction that changes the catalog, so instances
+/// know when their in-memory search index is stale.
+#[derive(DeriveIden)]
+enum CatalogState {
+    Table,
+    Id,
+    Generation,
+}
+
 #[derive(DeriveIden)]
 enum CatalogEntries {
     Table,
@@ -331,6 +340,31 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
+        m.create_table(
+            Table::create()
+                .table(CatalogState::Table)
+                .col(
+                    ColumnDef::new(CatalogState::Id)
+                        .integer()
+                        .not_null()
+                        .primary_key(),
+                )
+                .col(
+                    ColumnDef::new(CatalogState::Generation)
+                        .big_integer()
+                        .not_null(),
+                )
+                .to_owned(),
+        )
+        .await?;
+        m.exec_stmt(
+            Query::insert()
+                .into_table(CatalogState::Table)
+                .columns([CatalogState::Id, CatalogState::Generation])
+                .values_panic([1.into(), 0i64.into()])
+                .to_owned(),
+        )
+        .await?;
         m.create_index(
             Index::create()
                 .name("idx_catalog_entries_name")
@@ -344,6 +378,7 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         for table in [
+            CatalogState::Table.into_iden(),
             CatalogEntries::Table.into_iden(),
             RegistrySyncs::Table.into_iden(),
             Registries::Table.into_iden(),

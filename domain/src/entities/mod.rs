@@ -3,6 +3,7 @@
 pub mod api_key;
 pub mod audit_event;
 pub mod catalog_entry;
+pub mod catalog_state;
 pub mod instance;
 pub mod registry;
 pub mod registry_sync;

@@ -450,6 +450,10 @@ pub async fn update(
     }
     active.updated_at = Set(Utc::now());
     let row = active.update(&txn).await?;
+    if changed.contains(&"name") {
+        // Entries show their source's name.
+        crate::catalog::bump(&txn).await?;
+    }
     audit::record(
         &txn,
         caller,
@@ -489,6 +493,7 @@ pub async fn delete(ctx: &Ctx, caller: &Caller, id: &str) -> Result<(), DomainEr
         .await
         .map_err(map_secret)?;
     registry::Entity::delete_by_id(id).exec(&txn).await?;
+    crate::catalog::bump(&txn).await?;
     audit::record(
         &txn,
         caller,

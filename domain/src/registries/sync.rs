@@ -775,6 +775,7 @@ async fn apply(
             .exec(&txn)
             .await?;
     }
+    let flags_changed = now_latest.len() + no_longer.len();
     for (ids, flag) in [(now_latest, true), (no_longer, false)] {
         for chunk in ids.chunks(500) {
             catalog_entry::Entity::update_many()
@@ -814,6 +815,7 @@ async fn apply(
             }
         })
         .collect();
+    let models_written = models.len();
     let mut models = models.into_iter().peekable();
     while models.peek().is_some() {
         let batch: Vec<_> = models.by_ref().take(400).collect();
@@ -826,6 +828,9 @@ async fn apply(
         .filter(registry::Column::Id.eq(&reg.id))
         .exec(&txn)
         .await?;
+    if !(delete_ids.is_empty() && models_written == 0 && flags_changed == 0) {
+        crate::catalog::bump(&txn).await?;
+    }
     let skipped_json = serde_json::to_string(&skipped).unwrap_or_else(|_| "[]".into());
     registry_sync::Entity::update_many()
         .col_expr(registry_sync::Column::State, Expr::value("succeeded"))
