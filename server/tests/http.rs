@@ -76,7 +76,7 @@ async fn dashboard_is_server_rendered_with_navigation() {
         );
         // Pages not built yet say so.
         let html = browser
-            .get(s.url("/catalog"))
+            .get(s.url("/deployments"))
             .send()
             .await
             .unwrap()
@@ -258,10 +258,18 @@ async fn openapi_document_is_3_1_generated_from_the_routes_and_docs_work_offline
     let admin = s.api_key("admin");
     for (path, item) in paths {
         if item.get("get").is_some() {
-            let status = s.get_with(&admin, path).await.status().as_u16();
+            let res = s.get_with(&admin, path).await;
+            let status = res.status().as_u16();
+            let body: Value = res.json().await.unwrap_or(Value::Null);
+            // A templated path with a made-up parameter may be a 404 from the service layer
+            // ("No such …"), which shows the route matched; never the router's 404.
+            let service_404 = path.contains('{')
+                && body["detail"]
+                    .as_str()
+                    .is_some_and(|d| d.starts_with("No such"));
             assert!(
-                status != 404 && status != 405,
-                "{path} documented but answers {status}"
+                (status != 404 || service_404) && status != 405,
+                "{path} documented but answers {status}: {body}"
             );
         }
     }
