@@ -1,5 +1,6 @@
 // Playwright drives Debian's Chromium (no browser download) against the real server binary
-// built by cargo-leptos, on a fresh SQLite file, with a mock OpenID Connect provider beside it.
+// built by cargo-leptos, on a fresh SQLite file, with a mock OpenID Connect provider and the
+// test MCP registry beside it.
 import { defineConfig } from '@playwright/test';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,8 +8,12 @@ import { join, resolve } from 'node:path';
 
 const port = Number(process.env.MCPO_E2E_PORT ?? 3765);
 const oidcPort = Number(process.env.MCPO_E2E_OIDC_PORT ?? 3766);
+// The test MCP registry (testkit's mcpo-test-registry): the shared fixture plus hostile entries.
+const registryPort = Number(process.env.MCPO_E2E_REGISTRY_PORT ?? 3767);
 const root = resolve(__dirname, '..');
-const bin = process.env.MCPO_BIN ?? join(root, 'target/debug/mcp-orchestrator');
+const targetDir = resolve(root, process.env.CARGO_TARGET_DIR ?? 'target');
+const bin = process.env.MCPO_BIN ?? join(targetDir, 'debug/mcp-orchestrator');
+const registryBin = process.env.MCPO_TEST_REGISTRY_BIN ?? join(targetDir, 'debug/mcpo-test-registry');
 const siteRoot = process.env.MCPO_SITE_ROOT ?? join(root, 'target/site');
 const dataDir = mkdtempSync(join(tmpdir(), 'mcpo-e2e-'));
 
@@ -48,6 +53,16 @@ export default defineConfig({
       env: { MCPO_E2E_OIDC_PORT: String(oidcPort) },
     },
     {
+      // Build it first: cargo build -p testkit --bin mcpo-test-registry (scripts/test.sh does).
+      command: `"${registryBin}" --port ${registryPort} --hostile`,
+      cwd: root,
+      url: `http://127.0.0.1:${registryPort}/v0.1/servers?limit=1`,
+      timeout: 30_000,
+      reuseExistingServer: false,
+      stdout: 'ignore',
+      stderr: 'pipe',
+    },
+    {
       command: `"${bin}" serve`,
       url: `http://127.0.0.1:${port}/health/ready`,
       timeout: 60_000,
@@ -69,6 +84,8 @@ export default defineConfig({
         MCPO_AUTH_OIDC_DISPLAY_NAME: 'Test IdP',
         MCPO_AUTH_OIDC_ROLE_CLAIM: 'mcpo_role',
         MCPO_AUTH_OIDC_ALLOWED_DOMAINS: 'example.com',
+        // Tests sync the test registry back to back.
+        MCPO_REGISTRY_MIN_SYNC_GAP_SECS: '0',
       },
     },
   ],

@@ -24,6 +24,7 @@ step "unit and integration tests"
 cargo test -p server -p app -p domain -p migrations -p types -p testkit
 
 step "browser tests (Playwright + Chromium)"
+cargo build -p testkit --bin mcpo-test-registry # the test registry Playwright starts
 MCPO_BIN="$TARGET_DIR/debug/mcp-orchestrator" npx playwright test -c end2end/playwright.config.ts
 
 printf '\nall tests passed in %ss\n' "$(( $(date +%s) - started ))"

@@ -172,3 +172,296 @@ pub async fn audit_page(cursor: Option<String>) -> Result<Page<AuditEvent>, Serv
         .await
         .map_err(ssr::shown)
 }
+
+// ---- Registries and the catalog ----------------------------------------------------------
+//
+// In a module of their own only for the lint: form-backed server functions take one argument
+// per form field, and server_fn 0.8 drops `#[allow]` attributes from the browser-side function.
+
+pub use sources::*;
+
+#[allow(clippy::too_many_arguments)]
+mod sources {
+    use leptos::prelude::*;
+    use types::{CatalogPage, CatalogVersion, RegistryInfo, SyncDetail, SyncRun, VersionSummary};
+    #[cfg(feature = "ssr")]
+    use types::{RegistryKind, Role, VerdictStatus};
+
+    #[cfg(feature = "ssr")]
+    use super::ssr;
+
+    #[cfg(feature = "ssr")]
+    mod forms {
+        use leptos::prelude::ServerFnError;
+
+        /// A form field: trimmed, `None` when absent or blank.
+        pub fn field(v: Option<String>) -> Option<String> {
+            v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
+        }
+
+        /// The sync interval field: blank or 0 is manual syncs only.
+        pub fn interval(v: Option<String>) -> Result<u32, ServerFnError> {
+            match field(v) {
+                None => Ok(0),
+                Some(s) => s.parse().map_err(|_| {
+                    ServerFnError::new(
+                        "sync interval secs: a whole number of seconds, or empty for manual syncs only",
+                    )
+                }),
+            }
+        }
+
+        pub fn api_version(v: Option<String>) -> Result<Option<types::ApiVersion>, ServerFnError> {
+            field(v)
+                .map(|s| {
+                    types::ApiVersion::parse(&s)
+                        .ok_or_else(|| ServerFnError::new("api version: must be v0.1 or v0"))
+                })
+                .transpose()
+        }
+    }
+
+    /// Every registry source (never its credential).
+    #[server(prefix = "/ui/fn", endpoint = "registries")]
+    pub async fn registry_sources() -> Result<Vec<RegistryInfo>, ServerFnError> {
+        let (ctx, caller) = ssr::service()?;
+        domain::registries::list(&ctx, &caller)
+            .await
+            .map_err(ssr::shown)
+    }
+
+    /// Adds a registry source (admins). Blank optional fields are absent; an unticked `enabled`
+    /// box is absent from the form.
+    #[server(prefix = "/ui/fn", endpoint = "create_registry")]
+    pub async fn add_registry(
+        name: String,
+        kind: String,
+        url: String,
+        api_version: Option<String>,
+        auth_header_name: Option<String>,
+        auth_value: Option<String>,
+        sync_interval_secs: Option<String>,
+        enabled: Option<String>,
+    ) -> Result<RegistryInfo, ServerFnError> {
+        let (ctx, caller) = ssr::service()?;
+        let kind = RegistryKind::parse(kind.trim())
+            .ok_or_else(|| ServerFnError::new("kind: must be mcp-registry or file"))?;
+        let api_version = match kind {
+            RegistryKind::McpRegistry => forms::api_version(api_version)?,
+            RegistryKind::File => None,
+        };
+        let req = types::CreateRegistry {
+            name,
+            kind,
+            url,
+            api_version,
+            auth_header_name: forms::field(auth_header_name),
+            // A credential is taken as typed (no trimming), only left out when empty.
+            auth_value: auth_value.filter(|v| !v.is_empty()),
+            sync_interval_secs: Some(forms::interval(sync_interval_secs)?),
+            enabled: Some(enabled.is_some()),
+        };
+        domain::registries::create(&ctx, &caller, req)
+            .await
+            .map_err(ssr::shown)
+    }
+
+    /// Changes a registry source (admins): only the fields that differ from the stored ones are
+    /// sent to the service layer (a changed API version starts the next sync from scratch). A
+    /// blank credential keeps the stored one; `remove_auth` removes it.
+    #[server(prefix = "/ui/fn", endpoint = "update_registry")]
+    pub async fn edit_registry(
+        id: String,
+        name: String,
+        url: String,
+        api_version: Option<String>,
+        auth_header_name: Option<String>,
+        auth_value: Option<String>,
+        remove_auth: Option<String>,
+        sync_interval_secs: Option<String>,
+        enabled: Option<String>,
+    ) -> Result<RegistryInfo, ServerFnError> {
+        let (ctx, caller) = ssr::service()?;
+        caller.require(Role::Admin).map_err(ssr::shown)?;
+        let current = domain::registries::get(&ctx, &caller, &id)
+            .await
+            .map_err(ssr::shown)?;
+        let mut change = types::UpdateRegistry::default();
+        if name.trim() != current.name {
+            change.name = Some(name);
+        }
+        if url.trim() != current.url {
+            change.url = Some(url);
+        }
+        if current.kind == RegistryKind::McpRegistry {
+            let v = forms::api_version(api_version)?;
+            if v.is_some() && v != current.api_version {
+                change.api_version = v;
+            }
+        }
+        let interval = forms::interval(sync_interval_secs)?;
+        if interval != current.sync_interval_secs.unwrap_or(0) {
+            change.sync_interval_secs = Some(interval);
+        }
+        if enabled.is_some() != current.enabled {
+            change.enabled = Some(enabled.is_some());
+        }
+        if remove_auth.is_some() {
+            if current.has_auth {
+                change.auth_value = Some(String::new());
+            }
+        } else {
+            change.auth_value = auth_value.filter(|v| !v.is_empty());
+            let header = forms::field(auth_header_name);
+            if header.is_some() && header != current.auth_header_name {
+                change.auth_header_name = header;
+            }
+        }
+        if change == types::UpdateRegistry::default() {
+            return Ok(current);
+        }
+        domain::registries::update(&ctx, &caller, &id, change)
+            .await
+            .map_err(ssr::shown)
+    }
+
+    /// Removes a registry source with its catalog entries and sync history (admins).
+    #[server(prefix = "/ui/fn", endpoint = "delete_registry")]
+    pub async fn remove_registry(id: String) -> Result<(), ServerFnError> {
+        let (ctx, caller) = ssr::service()?;
+        domain::registries::delete(&ctx, &caller, &id)
+            .await
+            .map_err(ssr::shown)
+    }
+
+    /// Starts a sync (operators and admins) and answers at once with its record; the sync goes on
+    /// in the background (follow it with [`registry_sync_detail`]). `mode`: `full`,
+    /// `incremental`, or absent for the default.
+    #[server(prefix = "/ui/fn", endpoint = "sync_registry")]
+    pub async fn sync_registry_now(
+        id: String,
+        mode: Option<String>,
+    ) -> Result<SyncRun, ServerFnError> {
+        let (ctx, caller) = ssr::service()?;
+        let mode = match forms::field(mode).as_deref() {
+            None => None,
+            Some("full") => Some(types::SyncMode::Full),
+            Some("incremental") => Some(types::SyncMode::Incremental),
+            Some(_) => return Err(ServerFnError::new("mode: must be full or incremental")),
+        };
+        let (run, _detached) = domain::registries::sync::start(
+            &ctx,
+            &caller,
+            &id,
+            mode,
+            domain::registries::sync::Trigger::Manual,
+        )
+        .await
+        .map_err(ssr::shown)?;
+        Ok(run)
+    }
+
+    /// One sync with the reason for every skipped entry.
+    #[server(prefix = "/ui/fn", endpoint = "sync_detail")]
+    pub async fn registry_sync_detail(
+        registry_id: String,
+        sync_id: String,
+    ) -> Result<SyncDetail, ServerFnError> {
+        let (ctx, caller) = ssr::service()?;
+        domain::registries::sync_detail(&ctx, &caller, &registry_id, &sync_id)
+            .await
+            .map_err(ssr::shown)
+    }
+
+    /// Longest description a catalog listing carries (the entry view shows all of it).
+    pub const LISTED_DESCRIPTION_CHARS: usize = 600;
+
+    /// A page of the catalog (latest version of each server). Every filter is optional; blank is
+    /// absent. `secrets`: `yes` or `no`; `sort`: `name` or `updated`.
+    #[server(prefix = "/ui/fn", endpoint = "catalog_search")]
+    pub async fn search_catalog(
+        q: Option<String>,
+        registry: Option<String>,
+        package_type: Option<String>,
+        transport: Option<String>,
+        secrets: Option<String>,
+        verdict: Option<String>,
+        sort: Option<String>,
+        cursor: Option<String>,
+    ) -> Result<CatalogPage, ServerFnError> {
+        use domain::catalog::{Search, Sort};
+        let (ctx, caller) = ssr::service()?;
+        let needs_secrets = match forms::field(secrets).as_deref() {
+            None => None,
+            Some("yes") => Some(true),
+            Some("no") => Some(false),
+            Some(_) => return Err(ServerFnError::new("needs secrets: must be yes or no")),
+        };
+        let verdict = forms::field(verdict)
+            .map(|v| {
+                VerdictStatus::parse(&v).ok_or_else(|| {
+                    ServerFnError::new("verdict: must be ready, needs_input or unsupported")
+                })
+            })
+            .transpose()?;
+        let sort = match forms::field(sort) {
+            None => Sort::Name,
+            Some(s) => Sort::parse(&s).map_err(ssr::shown)?,
+        };
+        let search = Search {
+            q: forms::field(q),
+            registry_id: forms::field(registry),
+            registry_type: forms::field(package_type),
+            transport: forms::field(transport),
+            needs_secrets,
+            verdict,
+            hide_deprecated: false,
+            sort,
+            cursor: forms::field(cursor),
+            limit: Some(30),
+        };
+        let mut page = domain::catalog::search(&ctx, &caller, search)
+            .await
+            .map_err(ssr::shown)?;
+        // Listings show a few lines; a description can be 20,000 characters.
+        for item in &mut page.items {
+            if let Some((cut, _)) = item
+                .description
+                .char_indices()
+                .nth(LISTED_DESCRIPTION_CHARS)
+            {
+                item.description.truncate(cut);
+                item.description.push('…');
+            }
+        }
+        Ok(page)
+    }
+
+    /// Every version of a server, newest first (`registry` narrows to one source).
+    #[server(prefix = "/ui/fn", endpoint = "catalog_versions")]
+    pub async fn catalog_entry_versions(
+        name: String,
+        registry: Option<String>,
+    ) -> Result<Vec<VersionSummary>, ServerFnError> {
+        let (ctx, caller) = ssr::service()?;
+        let registry = forms::field(registry);
+        domain::catalog::versions(&ctx, &caller, &name, registry.as_deref())
+            .await
+            .map_err(ssr::shown)
+    }
+
+    /// One version of a server in full; absent `version` is the latest.
+    #[server(prefix = "/ui/fn", endpoint = "catalog_version")]
+    pub async fn catalog_entry_version(
+        name: String,
+        version: Option<String>,
+        registry: Option<String>,
+    ) -> Result<CatalogVersion, ServerFnError> {
+        let (ctx, caller) = ssr::service()?;
+        let version = forms::field(version).unwrap_or_else(|| "latest".to_owned());
+        let registry = forms::field(registry);
+        domain::catalog::version(&ctx, &caller, &name, &version, registry.as_deref())
+            .await
+            .map_err(ssr::shown)
+    }
+}

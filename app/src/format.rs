@@ -11,6 +11,78 @@ pub fn duration(secs: u64) -> String {
     }
 }
 
+/// Text from outside (registry entries) made safe to show as a text node: control characters
+/// other than line breaks and tabs become their visible "control picture" (U+2400…), and
+/// bidirectional overrides and isolates (which could make text read in a misleading order)
+/// become U+FFFD. Escaping of `<`, `&`… is the renderer's job: this text only ever goes into
+/// text nodes.
+pub fn shown(raw: &str) -> String {
+    raw.chars()
+        .map(|c| match c {
+            '\n' | '\t' => c,
+            '\u{0}'..='\u{1f}' => char::from_u32(0x2400 + c as u32).unwrap_or('\u{fffd}'),
+            '\u{7f}' => '\u{2421}',
+            '\u{80}'..='\u{9f}'
+            | '\u{200e}'
+            | '\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2066}'..='\u{2069}' => '\u{fffd}',
+            c => c,
+        })
+        .collect()
+}
+
+/// The URL when it is an absolute http(s) URL fit for a link (no spaces or control
+/// characters); `None` for anything else (`javascript:`, relative paths…).
+pub fn web_link(raw: &str) -> Option<&str> {
+    let url = raw.trim();
+    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
+    let scheme_ok = lower.starts_with("https://") || lower.starts_with("http://");
+    let rest_ok = url.len() > "http://".len()
+        && url.len() <= 2048
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control());
+    (scheme_ok && rest_ok).then_some(url)
+}
+
+/// Splits `text` into pieces, each marked `true` when it is one of `placeholders` (which an
+/// operator must replace). Longer placeholders win where they overlap.
+pub fn placeholder_pieces(text: &str, placeholders: &[String]) -> Vec<(String, bool)> {
+    let mut marks: Vec<&str> = placeholders
+        .iter()
+        .map(String::as_str)
+        .filter(|p| !p.is_empty())
+        .collect();
+    marks.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    let mut pieces: Vec<(String, bool)> = Vec::new();
+    let mut plain = String::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        if let Some(m) = marks.iter().find(|m| rest.starts_with(**m)) {
+            if !plain.is_empty() {
+                pieces.push((std::mem::take(&mut plain), false));
+            }
+            pieces.push(((*m).to_owned(), true));
+            rest = &rest[m.len()..];
+        } else {
+            let c = rest.chars().next().unwrap_or_default();
+            plain.push(c);
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    if !plain.is_empty() {
+        pieces.push((plain, false));
+    }
+    pieces
+}
+
+/// `2025-05-16 09:30 UTC`, or a dash.
+pub fn when(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    t.map_or_else(
+        || "—".to_owned(),
+        |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -20,5 +92,48 @@ mod tests {
         assert_eq!(super::duration(61), "1m 1s");
         assert_eq!(super::duration(3600), "1h 0m");
         assert_eq!(super::duration(93_784), "1d 2h 3m");
+    }
+
+    #[test]
+    fn hostile_text_is_made_visible() {
+        assert_eq!(super::shown("a\u{0}b\nc\u{1b}"), "a\u{2400}b\nc\u{241b}");
+        assert_eq!(super::shown("x\u{202e}y"), "x\u{fffd}y");
+        assert_eq!(super::shown("<script>"), "<script>");
+    }
+
+    #[test]
+    fn only_http_urls_become_links() {
+        assert_eq!(
+            super::web_link(" https://a.example/x "),
+            Some("https://a.example/x")
+        );
+        assert_eq!(
+            super::web_link("HTTP://a.example"),
+            Some("HTTP://a.example")
+        );
+        assert_eq!(super::web_link("javascript:alert(1)"), None);
+        assert_eq!(super::web_link("//a.example"), None);
+        assert_eq!(super::web_link("https://a.example/ x"), None);
+        assert_eq!(super::web_link("http://"), None);
+    }
+
+    #[test]
+    fn placeholders_are_split_out() {
+        let p = |t: &str, m: &[&str]| {
+            super::placeholder_pieces(t, &m.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        };
+        assert_eq!(
+            p("--dir={dir}/x", &["{dir}"]),
+            vec![
+                ("--dir=".into(), false),
+                ("{dir}".into(), true),
+                ("/x".into(), false)
+            ]
+        );
+        assert_eq!(
+            p("${TOKEN}", &["${TOKEN}", "TOKEN"]),
+            vec![("${TOKEN}".into(), true)]
+        );
+        assert_eq!(p("plain", &[]), vec![("plain".into(), false)]);
     }
 }

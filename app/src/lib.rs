@@ -57,8 +57,9 @@ pub fn App() -> impl IntoView {
             <layout::Shell>
                 <Routes fallback=pages::NotFound>
                     <Route path=path!("/") view=pages::Overview />
-                    <Route path=path!("/registries") view=|| pages::not_built("Registries", "Registry sources (the official MCP Registry API and file catalogs) and their sync history.") />
-                    <Route path=path!("/catalog") view=|| pages::not_built("Catalog", "Searchable server entries synced from the registries, with a deployability verdict for each.") />
+                    <Route path=path!("/registries") view=pages::Registries />
+                    <Route path=path!("/catalog") view=pages::Catalog />
+                    <Route path=path!("/catalog/entry") view=pages::CatalogEntryView />
                     <Route path=path!("/deployments") view=|| pages::not_built("Deployments", "Running and stopped MCP servers on Docker or as local processes, with their capabilities.") />
                     <Route path=path!("/pipeline-runs") view=|| pages::not_built("Pipeline runs", "Durable runs taking a catalog entry through resolve, deploy, handshake, discovery and health checks.") />
                     <Route path=path!("/fleet-health") view=|| pages::not_built("Health", "Fleet health, incidents, latency and uptime of every deployment.") />

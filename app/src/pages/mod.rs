@@ -1,13 +1,18 @@
 //! One module per page.
 
+mod catalog;
 mod login;
 mod not_found;
 mod overview;
+mod registries;
 mod settings;
+mod ui;
 
+pub use catalog::{Catalog, CatalogEntryView};
 pub use login::Login;
 pub use not_found::NotFound;
 pub use overview::Overview;
+pub use registries::Registries;
 pub use settings::{Account, ApiKeys, Audit, SettingsIndex, Users};
 
 use leptos::prelude::*;

@@ -603,11 +603,11 @@ fn check(f: &Fetched) -> Result<Checked, String> {
     })
 }
 
+/// How versions compare: (exact semver, publication time, text).
+pub type VersionKey = (Option<semver::Version>, Option<DateTime<Utc>>, String);
+
 /// Orders versions: exact semver above anything else, then by publication, then by text.
-pub fn version_key(
-    version: &str,
-    published: Option<DateTime<Utc>>,
-) -> (Option<semver::Version>, Option<DateTime<Utc>>, String) {
+pub fn version_key(version: &str, published: Option<DateTime<Utc>>) -> VersionKey {
     (
         semver::Version::parse(version.trim_start_matches('v')).ok(),
         published,
@@ -734,8 +734,7 @@ async fn apply(
         }
     }
     // The latest version of each name after the changes.
-    let mut latest: HashMap<String, (Option<semver::Version>, Option<DateTime<Utc>>, String)> =
-        HashMap::new();
+    let mut latest: HashMap<String, VersionKey> = HashMap::new();
     let candidates = existing
         .iter()
         .zip(&kept)
