@@ -6,6 +6,7 @@
 pub use sea_orm_migration::prelude::*;
 pub use sea_orm_migration::MigrationStatus;
 
+mod columns;
 mod m20261121_000001_create_instances;
 mod m20261121_000002_create_access;
 mod m20261121_000003_create_secrets;

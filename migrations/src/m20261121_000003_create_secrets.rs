@@ -2,6 +2,8 @@
 
 use sea_orm_migration::prelude::*;
 
+use crate::columns::ts;
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -14,13 +16,6 @@ enum Secrets {
     KeyId,
     CreatedAt,
     UpdatedAt,
-}
-
-fn ts(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col)
-        .timestamp_with_time_zone()
-        .not_null()
-        .to_owned()
 }
 
 #[async_trait::async_trait]
