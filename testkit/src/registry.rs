@@ -75,13 +75,14 @@ pub const SERVER_SCHEMA: &str =
     "https://static.modelcontextprotocol.io/schemas/2025-12-11/server.schema.json";
 
 /// Absolute path of the registry fixture (472 entries of the official registry's seed data):
-/// `MCPO_REGISTRY_FIXTURE` at compile time if set, else the shared fixture next to the workspace.
+/// `MCPO_REGISTRY_FIXTURE` at compile time if set, else the copy in `testkit/fixtures/registry`
+/// (from the project's shared fixtures; vendored so a clone anywhere has it).
 /// [`fixture_entries`] also honours `MCPO_REGISTRY_FIXTURE` at run time.
 pub const FIXTURE: &str = match option_env!("MCPO_REGISTRY_FIXTURE") {
     Some(path) => path,
     None => concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/fixtures/registry/official-seed-2025-05.json"
+        "/fixtures/registry/official-seed-2025-05.json"
     ),
 };
 

@@ -5,7 +5,7 @@
 //! connections.
 //!
 //! - `--port N`: port to bind (default 0, a free one);
-//! - `--fixture PATH`: entries from a JSON array of list items (default: the shared fixture);
+//! - `--fixture PATH`: entries from a JSON array of list items (default: the vendored seed fixture, testkit/fixtures/registry);
 //! - `--synthetic N`: `N` generated entries instead;
 //! - `--hostile`: add three entries with hostile text (HTML, 20,000 characters, control
 //!   characters).
