@@ -24,7 +24,9 @@ step "unit and integration tests"
 cargo test -p server -p app -p domain -p migrations -p types -p testkit
 
 step "browser tests (Playwright + Chromium)"
-cargo build -p testkit --bin mcpo-test-registry # the test registry Playwright starts
+# The test registry Playwright starts: `cargo test -p testkit` above built it with the same
+# features (a separate `cargo build -p testkit` would resolve features anew and rebuild).
+test -x "$TARGET_DIR/debug/mcpo-test-registry"
 MCPO_BIN="$TARGET_DIR/debug/mcp-orchestrator" npx playwright test -c end2end/playwright.config.ts
 
 printf '\nall tests passed in %ss\n' "$(( $(date +%s) - started ))"
