@@ -8,6 +8,7 @@ pub mod entities;
 pub mod error;
 pub mod health;
 pub mod registries;
+pub mod runtime;
 pub mod secrets;
 pub mod system;
 

@@ -1,0 +1,93 @@
+//! Runtimes: where a deployment's MCP server runs. Two implementations share one lifecycle —
+//! [`process`] (a child process in its own process group) and, for hosts with an engine,
+//! Docker (issue 5, next). Arguments are always argv arrays, never a shell line.
+
+pub mod process;
+
+use chrono::{DateTime, Utc};
+use types::env::EnvName;
+
+use crate::secrets::SecretValue;
+
+/// Why a runtime operation failed. Messages never hold environment values.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The specification cannot run here (e.g. a package type this runtime does not run).
+    #[error("{0}")]
+    Unsupported(String),
+    /// Starting failed.
+    #[error("{0}")]
+    Start(String),
+}
+
+/// What to run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Launch {
+    /// An npm package through `npx -y name@version`.
+    Npm {
+        /// Package name.
+        package: String,
+        /// Exact version.
+        version: String,
+    },
+    /// A PyPI package through `uvx name==version`.
+    Pypi {
+        /// Package name.
+        package: String,
+        /// Exact version.
+        version: String,
+    },
+    /// A program on this host (absolute path), e.g. a server built for tests.
+    Program {
+        /// Absolute path.
+        path: String,
+    },
+}
+
+/// A deployment as a runtime sees it.
+#[derive(Clone, Debug)]
+pub struct Spec {
+    /// Deployment id (labels, log lines).
+    pub deployment_id: String,
+    /// What to run.
+    pub launch: Launch,
+    /// Arguments after the program or package.
+    pub args: Vec<String>,
+    /// Variables, secrets resolved (never logged: `SecretValue` prints `***`).
+    pub env: Vec<(EnvName, SecretValue)>,
+}
+
+impl Spec {
+    /// Program and argv for a local process.
+    pub fn command(&self) -> Result<(&str, Vec<String>), RuntimeError> {
+        Ok(match &self.launch {
+            Launch::Npm { package, version } => {
+                let mut a = vec!["-y".to_owned(), format!("{package}@{version}")];
+                a.extend(self.args.iter().cloned());
+                ("npx", a)
+            }
+            Launch::Pypi { package, version } => {
+                let mut a = vec![format!("{package}=={version}")];
+                a.extend(self.args.iter().cloned());
+                ("uvx", a)
+            }
+            Launch::Program { path } => {
+                if !path.starts_with('/') {
+                    return Err(RuntimeError::Unsupported(
+                        "a program must be given by its absolute path".into(),
+                    ));
+                }
+                (path.as_str(), self.args.clone())
+            }
+        })
+    }
+}
+
+/// One line a server wrote to its log (stderr).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogLine {
+    /// When it was read.
+    pub at: DateTime<Utc>,
+    /// The line, without its end (long lines cut at 8 KiB).
+    pub text: String,
+}
