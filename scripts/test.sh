@@ -21,7 +21,7 @@ step "lint: rustfmt and clippy"
 make --no-print-directory lint
 
 step "unit and integration tests"
-cargo test -p server -p app -p domain -p migrations -p types -p testkit
+cargo test -p server -p app -p domain -p migrations -p types -p testkit -p mcp-test-server
 
 step "browser tests (Playwright + Chromium)"
 # The test registry Playwright starts: `cargo test -p testkit` above built it with the same

@@ -7,6 +7,7 @@ pub mod db;
 pub mod entities;
 pub mod error;
 pub mod health;
+pub mod mcp;
 pub mod registries;
 pub mod runtime;
 pub mod secrets;

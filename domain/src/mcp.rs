@@ -1,0 +1,366 @@
+//! MCP sessions with rmcp (the official Rust SDK): one long-lived client session per
+//! deployment, over the server's stdio (a child's pipes, or a container's attach streams) or
+//! streamable HTTP. Initialize once; list tools, resources and prompts page by page (bounded);
+//! call tools with a timeout and a response size cap; ping on the live session (never a
+//! second initialize). rmcp's peer is safe to share between tasks: calls run concurrently.
+
+use std::time::{Duration, Instant};
+
+use rmcp::{
+    model::{
+        CallToolRequestParams, ClientRequest, JsonObject, PaginatedRequestParams, PingRequest,
+    },
+    service::RunningService,
+    transport::StreamableHttpClientTransport,
+    RoleClient, ServiceExt as _,
+};
+use serde::Serialize;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+/// Why a session operation failed. Messages never quote arguments or results.
+#[derive(Debug, thiserror::Error)]
+pub enum McpError {
+    /// The handshake failed or timed out.
+    #[error("initialize failed: {0}")]
+    Initialize(String),
+    /// The request did not complete in time.
+    #[error("{what} timed out after {} ms", .after.as_millis())]
+    Timeout {
+        /// Which request.
+        what: &'static str,
+        /// The limit.
+        after: Duration,
+    },
+    /// The server answered with an error, or the transport broke.
+    #[error("{what} failed: {message}")]
+    Request {
+        /// Which request.
+        what: &'static str,
+        /// The server's or transport's message.
+        message: String,
+    },
+    /// A list did not end within the page cap.
+    #[error("{what} did not end within {pages} pages")]
+    TooManyPages {
+        /// Which list.
+        what: &'static str,
+        /// The cap.
+        pages: usize,
+    },
+    /// The result is larger than allowed.
+    #[error("the result is {size} bytes, over the {limit}-byte limit")]
+    TooLarge {
+        /// Its size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+}
+
+/// A tool as discovered.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ToolInfo {
+    /// Name.
+    pub name: String,
+    /// Title, if given.
+    pub title: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// JSON Schema of the arguments.
+    pub input_schema: serde_json::Value,
+    /// JSON Schema of structured results, if declared.
+    pub output_schema: Option<serde_json::Value>,
+}
+
+/// A resource as discovered.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ResourceInfo {
+    /// URI.
+    pub uri: String,
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: Option<String>,
+    /// MIME type.
+    pub mime_type: Option<String>,
+}
+
+/// A prompt as discovered.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PromptInfo {
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Its arguments (name, required).
+    pub arguments: Vec<(String, bool)>,
+}
+
+/// Everything a server offers.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Capabilities {
+    /// Server name and version from initialize.
+    pub server_name: String,
+    /// Server version.
+    pub server_version: String,
+    /// Negotiated protocol version.
+    pub protocol_version: String,
+    /// Tools.
+    pub tools: Vec<ToolInfo>,
+    /// Resources.
+    pub resources: Vec<ResourceInfo>,
+    /// Prompts.
+    pub prompts: Vec<PromptInfo>,
+}
+
+/// Limits of one session.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Initialize and list requests.
+    pub request_timeout: Duration,
+    /// Pages per list.
+    pub max_pages: usize,
+    /// Largest tool result, serialized.
+    pub max_result_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            request_timeout: Duration::from_secs(30),
+            max_pages: 100,
+            max_result_bytes: 4 * 1024 * 1024,
+        }
+    }
+}
+
+/// A live session.
+pub struct Session {
+    client: RunningService<RoleClient, ()>,
+    limits: Limits,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session").finish_non_exhaustive()
+    }
+}
+
+async fn bounded<T, E: std::fmt::Display>(
+    what: &'static str,
+    after: Duration,
+    fut: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, McpError> {
+    match tokio::time::timeout(after, fut).await {
+        Err(_) => Err(McpError::Timeout { what, after }),
+        Ok(Err(e)) => Err(McpError::Request {
+            what,
+            message: e.to_string(),
+        }),
+        Ok(Ok(v)) => Ok(v),
+    }
+}
+
+impl Session {
+    /// Initializes over a byte stream pair (the server's stdout, its stdin).
+    pub async fn over_stdio<R, W>(read: R, write: W, limits: Limits) -> Result<Self, McpError>
+    where
+        R: AsyncRead + Send + Unpin + 'static,
+        W: AsyncWrite + Send + Unpin + 'static,
+    {
+        let client = tokio::time::timeout(limits.request_timeout, ().serve((read, write)))
+            .await
+            .map_err(|_| McpError::Timeout {
+                what: "initialize",
+                after: limits.request_timeout,
+            })?
+            .map_err(|e| McpError::Initialize(e.to_string()))?;
+        Ok(Self { client, limits })
+    }
+
+    /// Initializes over streamable HTTP at `url` (e.g. `http://127.0.0.1:PORT/mcp`).
+    pub async fn over_http(url: &str, limits: Limits) -> Result<Self, McpError> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let transport = StreamableHttpClientTransport::from_uri(url.to_owned());
+        let client = tokio::time::timeout(limits.request_timeout, ().serve(transport))
+            .await
+            .map_err(|_| McpError::Timeout {
+                what: "initialize",
+                after: limits.request_timeout,
+            })?
+            .map_err(|e| McpError::Initialize(e.to_string()))?;
+        Ok(Self { client, limits })
+    }
+
+    /// Lists tools, resources and prompts (each capability the server declared), every page.
+    pub async fn discover(&self) -> Result<Capabilities, McpError> {
+        let t = self.limits.request_timeout;
+        let info = self.client.peer_info();
+        let mut caps = Capabilities::default();
+        let declared = info
+            .as_ref()
+            .map(|i| i.capabilities.clone())
+            .unwrap_or_default();
+        if let Some(i) = info {
+            if let Some(s) = &i.server_info {
+                caps.server_name = s.name.clone();
+                caps.server_version = s.version.clone();
+            }
+            caps.protocol_version = i.protocol_version.to_string();
+        }
+        if declared.tools.is_some() {
+            let mut cursor = None;
+            for page in 1..=self.limits.max_pages + 1 {
+                if page > self.limits.max_pages {
+                    return Err(McpError::TooManyPages {
+                        what: "tools/list",
+                        pages: self.limits.max_pages,
+                    });
+                }
+                let r = bounded(
+                    "tools/list",
+                    t,
+                    self.client
+                        .list_tools(Some(PaginatedRequestParams::default().with_cursor(cursor))),
+                )
+                .await?;
+                caps.tools.extend(r.tools.into_iter().map(|tool| {
+                    ToolInfo {
+                        name: tool.name.to_string(),
+                        title: tool.title.clone(),
+                        description: tool.description.as_ref().map(|d| d.to_string()),
+                        input_schema: serde_json::Value::Object((*tool.input_schema).clone()),
+                        output_schema: tool
+                            .output_schema
+                            .as_ref()
+                            .map(|s| serde_json::Value::Object((**s).clone())),
+                    }
+                }));
+                cursor = r.next_cursor;
+                if cursor.is_none() {
+                    break;
+                }
+            }
+        }
+        if declared.resources.is_some() {
+            let mut cursor = None;
+            for page in 1..=self.limits.max_pages + 1 {
+                if page > self.limits.max_pages {
+                    return Err(McpError::TooManyPages {
+                        what: "resources/list",
+                        pages: self.limits.max_pages,
+                    });
+                }
+                let r = bounded(
+                    "resources/list",
+                    t,
+                    self.client.list_resources(Some(
+                        PaginatedRequestParams::default().with_cursor(cursor),
+                    )),
+                )
+                .await?;
+                caps.resources
+                    .extend(r.resources.into_iter().map(|res| ResourceInfo {
+                        uri: res.uri.clone(),
+                        name: res.name.clone(),
+                        description: res.description.clone(),
+                        mime_type: res.mime_type.clone(),
+                    }));
+                cursor = r.next_cursor;
+                if cursor.is_none() {
+                    break;
+                }
+            }
+        }
+        if declared.prompts.is_some() {
+            let mut cursor = None;
+            for page in 1..=self.limits.max_pages + 1 {
+                if page > self.limits.max_pages {
+                    return Err(McpError::TooManyPages {
+                        what: "prompts/list",
+                        pages: self.limits.max_pages,
+                    });
+                }
+                let r = bounded(
+                    "prompts/list",
+                    t,
+                    self.client
+                        .list_prompts(Some(PaginatedRequestParams::default().with_cursor(cursor))),
+                )
+                .await?;
+                caps.prompts.extend(r.prompts.into_iter().map(|p| {
+                    PromptInfo {
+                        name: p.name.clone(),
+                        description: p.description.clone(),
+                        arguments: p
+                            .arguments
+                            .unwrap_or_default()
+                            .into_iter()
+                            .map(|a| (a.name, a.required.unwrap_or(false)))
+                            .collect(),
+                    }
+                }));
+                cursor = r.next_cursor;
+                if cursor.is_none() {
+                    break;
+                }
+            }
+        }
+        Ok(caps)
+    }
+
+    /// Calls `tool` with `arguments`; the result as MCP JSON (`content`, `structuredContent`,
+    /// `isError`), refused when larger than the cap.
+    pub async fn call_tool(
+        &self,
+        tool: &str,
+        arguments: JsonObject,
+        timeout: Duration,
+    ) -> Result<serde_json::Value, McpError> {
+        let result = bounded(
+            "tools/call",
+            timeout,
+            self.client
+                .call_tool(CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments)),
+        )
+        .await?;
+        let value = serde_json::to_value(&result).map_err(|e| McpError::Request {
+            what: "tools/call",
+            message: e.to_string(),
+        })?;
+        let size = value.to_string().len();
+        if size > self.limits.max_result_bytes {
+            return Err(McpError::TooLarge {
+                size,
+                limit: self.limits.max_result_bytes,
+            });
+        }
+        Ok(value)
+    }
+
+    /// MCP `ping` on this session; the round-trip time.
+    pub async fn ping(&self, timeout: Duration) -> Result<Duration, McpError> {
+        let t0 = Instant::now();
+        bounded(
+            "ping",
+            timeout,
+            self.client
+                .send_request(ClientRequest::PingRequest(PingRequest {
+                    method: Default::default(),
+                    extensions: Default::default(),
+                })),
+        )
+        .await?;
+        Ok(t0.elapsed())
+    }
+
+    /// Whether the transport is still open.
+    pub fn is_open(&self) -> bool {
+        !self.client.is_transport_closed()
+    }
+
+    /// Ends the session.
+    pub async fn close(self) {
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.client.cancel()).await;
+    }
+}
