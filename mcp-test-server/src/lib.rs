@@ -13,6 +13,7 @@ use std::{
 };
 
 use rmcp::{
+    service::ServerInitializeError,
     transport::{
         streamable_http_server::session::local::LocalSessionManager, StreamableHttpServerConfig,
         StreamableHttpService,
@@ -133,26 +134,30 @@ impl Args {
     }
 }
 
-/// Resolves on SIGTERM or SIGINT.
-pub async fn shutdown_signal() {
+/// Resolves on SIGTERM or SIGINT. The handlers are installed when this is called (not when the
+/// future is first polled), so a signal that arrives in between is not lost. Needs a runtime.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
+        let term = signal(SignalKind::terminate());
+        let int = signal(SignalKind::interrupt());
+        async move {
+            match (term, int) {
+                (Ok(mut term), Ok(mut int)) => tokio::select! {
                     _ = term.recv() => tracing::info!("SIGTERM received"),
-                    _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+                    _ = int.recv() => tracing::info!("SIGINT received"),
+                },
+                (term, int) => {
+                    let error = term.err().or(int.err());
+                    tracing::warn!(?error, "cannot listen for SIGTERM/SIGINT");
+                    std::future::pending::<()>().await;
                 }
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM");
-                let _ = tokio::signal::ctrl_c().await;
             }
         }
     }
     #[cfg(not(unix))]
-    {
+    async {
         let _ = tokio::signal::ctrl_c().await;
     }
 }
@@ -168,19 +173,25 @@ pub async fn run(args: Args) -> Result<(), Error> {
 
 /// MCP over stdin/stdout; returns when stdin reaches EOF or on SIGTERM/SIGINT.
 pub async fn run_stdio(server: TestServer) -> Result<(), Error> {
+    let shutdown = shutdown_signal();
     tracing::info!(tools = server.tool_count(), "serving MCP over stdio");
     let serve = async {
-        let running = server
-            .serve(rmcp::transport::stdio_pipes())
-            .await
-            .map_err(|error| -> Error { format!("initialize failed: {error}").into() })?;
+        let running = match server.serve(rmcp::transport::stdio_pipes()).await {
+            Ok(running) => running,
+            // stdin ended before (or during) the handshake: nothing to serve.
+            Err(ServerInitializeError::ConnectionClosed(context)) => {
+                tracing::info!(%context, "stdin closed before initialize");
+                return Ok(());
+            }
+            Err(error) => return Err(format!("initialize failed: {error}").into()),
+        };
         let reason = running.waiting().await?;
         tracing::info!(?reason, "stdio session ended");
         Ok::<(), Error>(())
     };
     tokio::select! {
         result = serve => result,
-        () = shutdown_signal() => Ok(()),
+        () = shutdown => Ok(()),
     }
 }
 
@@ -191,6 +202,7 @@ pub async fn run_http(server: TestServer, addr: SocketAddr) -> Result<(), Error>
         .await
         .map_err(|error| -> Error { format!("cannot bind {addr}: {error}").into() })?;
     let local = listener.local_addr()?;
+    let shutdown = shutdown_signal();
     let ct = CancellationToken::new();
     let router = http_router(server.clone(), addr, ct.child_token());
     {
@@ -207,7 +219,7 @@ pub async fn run_http(server: TestServer, addr: SocketAddr) -> Result<(), Error>
     let mut serve = std::pin::pin!(serve.into_future());
     tokio::select! {
         result = &mut serve => return result.map_err(Into::into),
-        () = shutdown_signal() => {}
+        () = shutdown => {}
     }
     // Ends the MCP sessions (and with them their SSE streams), then the listener.
     ct.cancel();
@@ -284,7 +296,15 @@ mod tests {
     fn rejects_bad_arguments() {
         assert!(parse(&["--port", "1"]).is_err());
         assert!(parse(&["--transport", "sse"]).is_err());
-        assert!(parse(&["--transport", "http", "--port", "1", "--listen", "0.0.0.0:1"]).is_err());
+        assert!(parse(&[
+            "--transport",
+            "http",
+            "--port",
+            "1",
+            "--listen",
+            "0.0.0.0:1"
+        ])
+        .is_err());
         assert!(parse(&["--tools", "many"]).is_err());
         assert!(parse(&["--tools"]).is_err());
         assert!(parse(&["--bogus"]).is_err());

@@ -3,7 +3,9 @@
 use std::{process::ExitCode, str::FromStr as _, time::Duration};
 
 use mcp_test_server::{Args, Command, USAGE};
-use tracing_subscriber::{filter::Targets, layer::SubscriberExt as _, util::SubscriberInitExt as _};
+use tracing_subscriber::{
+    filter::Targets, layer::SubscriberExt as _, util::SubscriberInitExt as _,
+};
 
 const DEFAULT_LOG: &str = "warn,mcp_test_server=info";
 

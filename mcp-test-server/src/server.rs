@@ -141,7 +141,9 @@ impl TestServer {
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-fn noop(_context: ToolCallContext<'_, TestServer>) -> BoxFuture<'_, Result<CallToolResponse, McpError>> {
+fn noop(
+    _context: ToolCallContext<'_, TestServer>,
+) -> BoxFuture<'_, Result<CallToolResponse, McpError>> {
     Box::pin(std::future::ready(Ok(CallToolResult::success(vec![
         ContentBlock::text("ok"),
     ])
@@ -183,7 +185,9 @@ impl TestServer {
         tool_error(args.message)
     }
 
-    #[tool(description = "Returns the value of an environment variable of the server, or \"unset\".")]
+    #[tool(
+        description = "Returns the value of an environment variable of the server, or \"unset\"."
+    )]
     fn env(&self, Parameters(args): Parameters<EnvArgs>) -> String {
         std::env::var(&args.name).unwrap_or_else(|_| "unset".to_owned())
     }
@@ -204,7 +208,10 @@ impl TestServer {
 
 #[prompt_router]
 impl TestServer {
-    #[prompt(name = "greet", description = "A user message asking to greet someone.")]
+    #[prompt(
+        name = "greet",
+        description = "A user message asking to greet someone."
+    )]
     async fn greet(&self, Parameters(args): Parameters<GreetArgs>) -> Vec<PromptMessage> {
         vec![PromptMessage::new_text(
             Role::User,

@@ -107,7 +107,10 @@ async fn exercise(client: &Client, expected_tools: usize) {
     let add = tools.iter().find(|tool| tool.name == "add").unwrap();
     assert_eq!(add.input_schema["type"], "object");
     assert!(add.input_schema["properties"]["a"].is_object());
-    let output = add.output_schema.as_ref().expect("add has an output schema");
+    let output = add
+        .output_schema
+        .as_ref()
+        .expect("add has an output schema");
     assert!(output["properties"]["sum"].is_object());
     let sleep = tools.iter().find(|tool| tool.name == "sleep").unwrap();
     assert_eq!(sleep.input_schema["properties"]["millis"]["maximum"], 10000);
@@ -148,7 +151,21 @@ async fn exercise(client: &Client, expected_tools: usize) {
     assert_eq!(too_long.is_error, Some(true));
 
     let bad_args = call(client, "echo", json!({"txt": "typo"})).await;
-    assert_eq!(bad_args.is_error, Some(true), "bad arguments are a tool error");
+    assert_eq!(
+        bad_args.is_error,
+        Some(true),
+        "bad arguments are a tool error"
+    );
+
+    let unknown = bounded(
+        "unknown tool",
+        client.call_tool(CallToolRequestParams::new("no_such_tool")),
+    )
+    .await;
+    match unknown {
+        Err(rmcp::ServiceError::McpError(error)) => assert_eq!(error.code.0, -32602),
+        other => panic!("an unknown tool is a JSON-RPC error: {other:?}"),
+    }
 
     if expected_tools > 6 {
         let noop = call(client, "noop_0", json!({})).await;
@@ -200,7 +217,9 @@ async fn exercise(client: &Client, expected_tools: usize) {
     assert_eq!(prompts.prompts[0].name, "greet");
     let greet = bounded(
         "prompts/get",
-        client.get_prompt(GetPromptRequestParams::new("greet").with_arguments(args(json!({"name": "Ada"})))),
+        client.get_prompt(
+            GetPromptRequestParams::new("greet").with_arguments(args(json!({"name": "Ada"}))),
+        ),
     )
     .await
     .expect("prompts/get greet");
@@ -229,7 +248,7 @@ fn server_command(extra: &[&str]) -> Command {
         command
             .args(extra)
             .env("MCP_TEST_SECRET", SECRET)
-            .env("MCP_TEST_SERVER_LOG", "warn")
+            .env("MCP_TEST_SERVER_LOG", "error")
             .kill_on_drop(true);
     })
 }
@@ -282,6 +301,35 @@ async fn stdio_exits_cleanly_on_stdin_eof() {
     assert!(status.success(), "{status}");
 }
 
+#[tokio::test]
+async fn stdio_exits_cleanly_on_sigterm() {
+    let mut child = server_command(&[])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    // Once it answers initialize, its signal handler is installed. stdin stays open.
+    let mut stdin = child.stdin.take().unwrap();
+    let initialize = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}"#;
+    bounded("write initialize", async {
+        use tokio::io::AsyncWriteExt as _;
+        stdin.write_all(format!("{initialize}\n").as_bytes()).await
+    })
+    .await
+    .expect("write initialize");
+    let mut line = String::new();
+    bounded(
+        "initialize response",
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line),
+    )
+    .await
+    .expect("read initialize response");
+    assert!(line.contains(r#""serverInfo""#), "{line}");
+    sigterm(&mut child).await;
+    drop(stdin);
+}
+
 /// Starts the server over HTTP on a random loopback port; returns it and its `/mcp` URL.
 async fn http_server(extra: &[&str]) -> (Child, String) {
     let mut child = server_command(&["--transport", "http", "--port", "0"])
@@ -304,7 +352,10 @@ async fn http_server(extra: &[&str]) -> (Child, String) {
         .strip_prefix("listening on ")
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
         .to_owned();
-    assert!(url.starts_with("http://127.0.0.1:") && url.ends_with("/mcp"), "{url}");
+    assert!(
+        url.starts_with("http://127.0.0.1:") && url.ends_with("/mcp"),
+        "{url}"
+    );
     (child, url)
 }
 
