@@ -4,6 +4,7 @@
 pub mod access;
 pub mod catalog;
 pub mod db;
+pub mod deployments;
 pub mod entities;
 pub mod error;
 pub mod health;

@@ -142,8 +142,7 @@ pub fn secret_kind(value: &str) -> Option<&'static str> {
         && parts[1].starts_with("eyJ")
         && parts.iter().all(|p| {
             p.len() >= 8
-                && p
-                    .bytes()
+                && p.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'=')
         })
     {

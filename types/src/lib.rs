@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod catalog;
+pub mod deployment;
 pub mod env;
 pub mod problem;
 pub mod registry;

@@ -1,7 +1,8 @@
 //! Runtimes: where a deployment's MCP server runs. Two implementations share one lifecycle —
 //! [`process`] (a child process in its own process group) and, for hosts with an engine,
-//! Docker (issue 5, next). Arguments are always argv arrays, never a shell line.
+//! [`docker`] (a hardened container). Arguments are always argv arrays, never a shell line.
 
+pub mod docker;
 pub mod process;
 
 use chrono::{DateTime, Utc};
@@ -37,10 +38,20 @@ pub enum Launch {
         /// Exact version.
         version: String,
     },
+    /// An OCI image (Docker runtime only).
+    Oci {
+        /// Image reference, e.g. `ghcr.io/x/y:1.2`.
+        image: String,
+    },
     /// A program on this host (absolute path), e.g. a server built for tests.
     Program {
         /// Absolute path.
         path: String,
+    },
+    /// An OCI image (`name:tag` or `name@digest`), run by the Docker runtime only.
+    Oci {
+        /// Image reference.
+        image: String,
     },
 }
 
@@ -71,6 +82,11 @@ impl Spec {
                 a.extend(self.args.iter().cloned());
                 ("uvx", a)
             }
+            Launch::Oci { image } => {
+                return Err(RuntimeError::Unsupported(format!(
+                    "the image {image} runs on the docker runtime only"
+                )))
+            }
             Launch::Program { path } => {
                 if !path.starts_with('/') {
                     return Err(RuntimeError::Unsupported(
@@ -78,6 +94,12 @@ impl Spec {
                     ));
                 }
                 (path.as_str(), self.args.clone())
+            }
+            Launch::Oci { image } => {
+                return Err(RuntimeError::Unsupported(format!(
+                    "image {image} is an OCI image: it runs on the docker runtime only, \
+                     not as a local process"
+                )))
             }
         })
     }
