@@ -34,6 +34,15 @@ pub enum DomainError {
         message: String,
         retry_after_secs: u64,
     },
+    /// An MCP server or a runtime answered with an error (502).
+    #[error("{0}")]
+    Upstream(String),
+    /// An MCP server did not answer in time (504).
+    #[error("{0}")]
+    UpstreamTimeout(String),
+    /// A dependency other than the database is not available, e.g. the Docker engine (503).
+    #[error("{0}")]
+    Unavailable(String),
     /// A bug or an unexpected failure; the message is for logs only (500).
     #[error("internal error: {0}")]
     Internal(String),
@@ -50,6 +59,9 @@ impl DomainError {
             Self::Invalid(_) => 422,
             Self::Conflict(_) => 409,
             Self::TooManyAttempts { .. } | Self::TooSoon { .. } => 429,
+            Self::Upstream(_) => 502,
+            Self::UpstreamTimeout(_) => 504,
+            Self::Unavailable(_) => 503,
             Self::Internal(_) => 500,
         }
     }

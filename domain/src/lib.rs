@@ -36,6 +36,8 @@ pub struct Ctx {
     pub registry: std::sync::Arc<registries::Settings>,
     /// The catalog search index of this instance.
     pub catalog: std::sync::Arc<catalog::IndexCache>,
+    /// Deployments: runtimes and live MCP sessions of this instance.
+    pub deployments: std::sync::Arc<deployments::Manager>,
 }
 
 impl Ctx {
@@ -48,6 +50,7 @@ impl Ctx {
             secret_key: None,
             registry: std::sync::Arc::default(),
             catalog: std::sync::Arc::default(),
+            deployments: std::sync::Arc::default(),
         }
     }
 }

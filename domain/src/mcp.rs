@@ -14,8 +14,8 @@ use rmcp::{
     transport::StreamableHttpClientTransport,
     RoleClient, ServiceExt as _,
 };
-use serde::Serialize;
 use tokio::io::{AsyncRead, AsyncWrite};
+use types::deployment::{Capabilities, PromptArgument, PromptInfo, ResourceInfo, ToolInfo};
 
 /// Why a session operation failed. Messages never quote arguments or results.
 #[derive(Debug, thiserror::Error)]
@@ -55,62 +55,6 @@ pub enum McpError {
         /// The limit.
         limit: usize,
     },
-}
-
-/// A tool as discovered.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct ToolInfo {
-    /// Name.
-    pub name: String,
-    /// Title, if given.
-    pub title: Option<String>,
-    /// Description.
-    pub description: Option<String>,
-    /// JSON Schema of the arguments.
-    pub input_schema: serde_json::Value,
-    /// JSON Schema of structured results, if declared.
-    pub output_schema: Option<serde_json::Value>,
-}
-
-/// A resource as discovered.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct ResourceInfo {
-    /// URI.
-    pub uri: String,
-    /// Name.
-    pub name: String,
-    /// Description.
-    pub description: Option<String>,
-    /// MIME type.
-    pub mime_type: Option<String>,
-}
-
-/// A prompt as discovered.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct PromptInfo {
-    /// Name.
-    pub name: String,
-    /// Description.
-    pub description: Option<String>,
-    /// Its arguments (name, required).
-    pub arguments: Vec<(String, bool)>,
-}
-
-/// Everything a server offers.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct Capabilities {
-    /// Server name and version from initialize.
-    pub server_name: String,
-    /// Server version.
-    pub server_version: String,
-    /// Negotiated protocol version.
-    pub protocol_version: String,
-    /// Tools.
-    pub tools: Vec<ToolInfo>,
-    /// Resources.
-    pub resources: Vec<ResourceInfo>,
-    /// Prompts.
-    pub prompts: Vec<PromptInfo>,
 }
 
 /// Limits of one session.
@@ -296,7 +240,10 @@ impl Session {
                             .arguments
                             .unwrap_or_default()
                             .into_iter()
-                            .map(|a| (a.name, a.required.unwrap_or(false)))
+                            .map(|a| PromptArgument {
+                                name: a.name,
+                                required: a.required.unwrap_or(false),
+                            })
                             .collect(),
                     }
                 }));

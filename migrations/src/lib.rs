@@ -11,6 +11,7 @@ mod m20261121_000001_create_instances;
 mod m20261121_000002_create_access;
 mod m20261121_000003_create_secrets;
 mod m20261121_000004_create_registries;
+mod m20261121_000005_create_deployments;
 
 /// The ordered list of migrations this build knows.
 pub struct Migrator;
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000002_create_access::Migration),
             Box::new(m20261121_000003_create_secrets::Migration),
             Box::new(m20261121_000004_create_registries::Migration),
+            Box::new(m20261121_000005_create_deployments::Migration),
         ]
     }
 }

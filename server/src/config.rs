@@ -50,6 +50,8 @@ pub struct Config {
     pub secret_key_file: PathBuf,
     /// Registry syncs: limits, retries, schedule.
     pub registry: domain::registries::Settings,
+    /// Deployments: runtimes, limits, timeouts.
+    pub deploy: domain::deployments::Settings,
 }
 
 /// Whether the session cookie carries the `Secure` attribute.
@@ -355,6 +357,41 @@ const SETTINGS: &[Setting] = &[
         "MCPO_REGISTRY_SCHEDULER_TICK_MS",
         "5000",
     ),
+    setting("deploy.docker", "MCPO_DEPLOY_DOCKER", "true"),
+    setting(
+        "deploy.data_dir",
+        "MCPO_DEPLOY_DATA_DIR",
+        "data/deployments",
+    ),
+    setting(
+        "deploy.start_timeout_secs",
+        "MCPO_DEPLOY_START_TIMEOUT_SECS",
+        "120",
+    ),
+    setting(
+        "deploy.stop_grace_secs",
+        "MCPO_DEPLOY_STOP_GRACE_SECS",
+        "10",
+    ),
+    setting("deploy.memory_mb", "MCPO_DEPLOY_MEMORY_MB", "512"),
+    setting("deploy.cpus_milli", "MCPO_DEPLOY_CPUS_MILLI", "1000"),
+    setting("deploy.pids_limit", "MCPO_DEPLOY_PIDS_LIMIT", "256"),
+    setting(
+        "deploy.npm_runner_image",
+        "MCPO_DEPLOY_NPM_RUNNER_IMAGE",
+        "node:22-alpine",
+    ),
+    setting(
+        "deploy.pypi_runner_image",
+        "MCPO_DEPLOY_PYPI_RUNNER_IMAGE",
+        "ghcr.io/astral-sh/uv:python3.12-alpine",
+    ),
+    setting("deploy.pull", "MCPO_DEPLOY_PULL", "false"),
+    setting(
+        "deploy.max_result_bytes",
+        "MCPO_DEPLOY_MAX_RESULT_BYTES",
+        "4194304",
+    ),
 ];
 
 /// Where a value came from.
@@ -589,6 +626,45 @@ impl Layers {
                 }
             })?,
             registry: self.registry(&p)?,
+            deploy: self.deploy(&p)?,
+        })
+    }
+
+    fn deploy(&self, p: &Parser<'_>) -> Result<domain::deployments::Settings, ConfigError> {
+        let text = |key: &'static str| {
+            p.parse(key, |v| {
+                if v.trim().is_empty() {
+                    Err("must not be empty".to_owned())
+                } else {
+                    Ok(v.trim().to_owned())
+                }
+            })
+        };
+        let memory_mb: i64 = p.parse("deploy.memory_mb", |v| int_in(v, 16, 1 << 20))?;
+        let cpus_milli: i64 = p.parse("deploy.cpus_milli", |v| int_in(v, 10, 1_000_000))?;
+        Ok(domain::deployments::Settings {
+            docker: p.parse("deploy.docker", boolean)?,
+            docker_settings: domain::runtime::docker::DockerSettings {
+                memory_bytes: memory_mb * 1024 * 1024,
+                nano_cpus: cpus_milli * 1_000_000,
+                pids_limit: p.parse("deploy.pids_limit", |v| int_in(v, 8, 1 << 20))?,
+                npm_runner_image: text("deploy.npm_runner_image")?,
+                pypi_runner_image: text("deploy.pypi_runner_image")?,
+                pull: p.parse("deploy.pull", boolean)?,
+            },
+            data_dir: PathBuf::from(text("deploy.data_dir")?),
+            start_timeout: Duration::from_secs(
+                p.parse("deploy.start_timeout_secs", |v| int_in(v, 1, 3600))?,
+            ),
+            stop_grace: Duration::from_secs(
+                p.parse("deploy.stop_grace_secs", |v| int_in(v, 0, 600))?,
+            ),
+            mcp: domain::mcp::Limits {
+                max_result_bytes: p
+                    .parse("deploy.max_result_bytes", |v| int_in(v, 1024, 1 << 30))?,
+                ..domain::mcp::Limits::default()
+            },
+            max_call_timeout: Duration::from_secs(600),
         })
     }
 

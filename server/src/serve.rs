@@ -24,6 +24,11 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     let mut ctx = Ctx::new(db, instance);
     ctx.secret_key = Some(Arc::new(crate::secret_key::load(&config.secret_key_file)?));
     ctx.registry = Arc::new(config.registry.clone());
+    ctx.deployments = Arc::new(domain::deployments::Manager::new(config.deploy.clone()));
+    ctx.deployments.init(&ctx).await?;
+    if let Err(e) = domain::deployments::reconcile(&ctx).await {
+        tracing::warn!(error = %e, "could not reconcile deployments");
+    }
     let sessions = domain::access::session_store::DbSessionStore::new(ctx.db.conn.clone());
     let session_cleanup = tokio::spawn(
         tower_sessions::session_store::ExpiredDeletion::continuously_delete_expired(
@@ -64,6 +69,16 @@ pub async fn run(config: Config) -> Result<(), RunError> {
 
     let heartbeat = tokio::spawn(heartbeat(ctx.clone()));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let watcher = {
+        let mut stop_rx = stop_tx.subscribe();
+        tokio::spawn(domain::deployments::watch(
+            ctx.clone(),
+            std::time::Duration::from_secs(2),
+            async move {
+                let _ = stop_rx.wait_for(|stop| *stop).await;
+            },
+        ))
+    };
     let scheduler = {
         let mut stop_rx = stop_tx.subscribe();
         tokio::spawn(domain::registries::scheduler::run(
@@ -99,6 +114,8 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     }
     heartbeat.abort();
     scheduler.abort();
+    watcher.abort();
+    domain::deployments::shutdown_all(&ctx).await;
     session_cleanup.abort();
     if let Err(e) = system::mark_stopped(&ctx).await {
         tracing::warn!(error = %e, "could not record the stop");

@@ -4,6 +4,8 @@
 //! private `dockerd` it started (scripts/test-services.sh). Tests that need Docker fail with
 //! a clear message when no engine answers; they never pass by skipping.
 
+use std::path::{Path, PathBuf};
+
 use bollard::{query_parameters::BuildImageOptionsBuilder, Docker};
 use futures_util::StreamExt;
 
@@ -11,19 +13,21 @@ use futures_util::StreamExt;
 pub const BUSYBOX_IMAGE: &str = "mcpo-test/busybox:local";
 
 /// Connects to the engine named by `DOCKER_HOST` (or the default socket) and checks it answers.
+/// The API version is negotiated: older engines (e.g. Debian's 20.10, API 1.41) reject
+/// requests from a newer client version.
 ///
 /// # Panics
 /// When no engine answers.
 pub async fn connect() -> Docker {
     let docker = Docker::connect_with_defaults().expect("Docker client");
-    if let Err(e) = docker.ping().await {
-        panic!(
+    match docker.negotiate_version().await {
+        Ok(docker) => docker,
+        Err(e) => panic!(
             "no Docker engine answers at DOCKER_HOST={:?}: {e}. Run the tests with `make test`, \
              which starts a private dockerd when none is running",
             std::env::var("DOCKER_HOST").ok()
-        );
+        ),
     }
-    docker
 }
 
 /// Builds `FROM scratch` + `files` (path in image, mode, bytes) with `cmd` as the command,
@@ -34,12 +38,24 @@ pub async fn build_image(docker: &Docker, tag: &str, files: &[(&str, u32, Vec<u8
         dockerfile.push_str(&format!("COPY {} {path}\n", context_name(path)));
     }
     dockerfile.push_str(&format!("CMD {}\n", serde_json::to_string(cmd).unwrap()));
+    if let Err(e) = build_dockerfile(docker, tag, &dockerfile, files).await {
+        panic!("{e}");
+    }
+}
+
+/// Builds `dockerfile` with `files` in its context (named by [`context_name`]) as `tag`.
+async fn build_dockerfile(
+    docker: &Docker,
+    tag: &str,
+    dockerfile: &str,
+    files: &[(&str, u32, Vec<u8>)],
+) -> Result<(), BoxError> {
     let mut tar = tar::Builder::new(Vec::new());
     append(&mut tar, "Dockerfile", 0o644, dockerfile.as_bytes());
     for (path, mode, bytes) in files {
         append(&mut tar, &context_name(path), *mode, bytes);
     }
-    let context = tar.into_inner().expect("tar");
+    let context = tar.into_inner()?;
     let options = BuildImageOptionsBuilder::default()
         .t(tag)
         .rm(true)
@@ -54,12 +70,124 @@ pub async fn build_image(docker: &Docker, tag: &str, files: &[(&str, u32, Vec<u8
                     log.push_str(&s);
                 }
                 if let Some(detail) = info.error_detail {
-                    panic!("image build failed: {detail:?}\n{log}");
+                    return Err(format!("image build of {tag} failed: {detail:?}\n{log}").into());
                 }
             }
-            Err(e) => panic!("image build failed: {e}\n{log}"),
+            Err(e) => return Err(format!("image build of {tag} failed: {e}\n{log}").into()),
         }
     }
+    Ok(())
+}
+
+/// Errors of the fallible helpers.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The target the static test server is built for (glibc, static CRT: no musl toolchain).
+pub const STATIC_TARGET: &str = "x86_64-unknown-linux-gnu";
+
+static STATIC_TEST_SERVER: tokio::sync::OnceCell<PathBuf> = tokio::sync::OnceCell::const_new();
+
+/// Builds `mcp-test-server` as a static binary (once per test process; cargo no-ops when it
+/// is up to date) and returns its path:
+/// `cargo build -p mcp-test-server --release --target x86_64-unknown-linux-gnu` with
+/// `RUSTFLAGS="-C target-feature=+crt-static"` in its own target dir (`$CARGO_TARGET_DIR` or
+/// the workspace's `target`, then `/static`: the same as `mcp-test-server/build-static.sh`),
+/// so the different flags never rebuild the shared one. Fails unless the result is static
+/// (no ELF interpreter).
+pub async fn static_mcp_test_server() -> Result<PathBuf, BoxError> {
+    STATIC_TEST_SERVER
+        .get_or_try_init(|| async {
+            let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .parent()
+                .ok_or("no workspace root")?
+                .to_path_buf();
+            let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| workspace.join("target"))
+                .join("static");
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            let started = std::time::Instant::now();
+            let out = tokio::process::Command::new(cargo)
+                .current_dir(&workspace)
+                .args(["build", "-p", "mcp-test-server", "--release", "--target"])
+                .arg(STATIC_TARGET)
+                .arg("--target-dir")
+                .arg(&target_dir)
+                .env("RUSTFLAGS", "-C target-feature=+crt-static")
+                .env_remove("CARGO_ENCODED_RUSTFLAGS")
+                .env_remove("CARGO_BUILD_RUSTFLAGS")
+                .env_remove("CARGO_TARGET_DIR")
+                .kill_on_drop(true)
+                .output()
+                .await?;
+            if !out.status.success() {
+                return Err(format!(
+                    "the static build of mcp-test-server failed ({}):\n{}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr)
+                )
+                .into());
+            }
+            let bin = target_dir
+                .join(STATIC_TARGET)
+                .join("release")
+                .join("mcp-test-server");
+            let bytes = tokio::fs::read(&bin).await?;
+            if !is_static_elf(&bytes) {
+                return Err(format!(
+                    "{} is not a static executable (it names an ELF interpreter)",
+                    bin.display()
+                )
+                .into());
+            }
+            eprintln!(
+                "static mcp-test-server: {} ({} ms)",
+                bin.display(),
+                started.elapsed().as_millis()
+            );
+            Ok(bin)
+        })
+        .await
+        .cloned()
+}
+
+/// Builds a `FROM scratch` image of the static `mcp-test-server` ([`static_mcp_test_server`])
+/// tagged `tag`: `USER 65534`, `ENTRYPOINT ["/mcp-test-server"]` (stdio by default; pass
+/// `--transport http --listen 0.0.0.0:8080` as the command for HTTP). Nothing is pulled.
+/// Returns the tag. The caller removes the image when done.
+pub async fn build_mcp_test_server_image(docker: &Docker, tag: &str) -> Result<String, BoxError> {
+    let bin = static_mcp_test_server().await?;
+    let bytes = tokio::fs::read(&bin).await?;
+    let dockerfile = format!(
+        "FROM scratch\nCOPY {} /mcp-test-server\nUSER 65534\nENTRYPOINT [\"/mcp-test-server\"]\n",
+        context_name("/mcp-test-server")
+    );
+    build_dockerfile(
+        docker,
+        tag,
+        &dockerfile,
+        &[("/mcp-test-server", 0o755, bytes)],
+    )
+    .await?;
+    Ok(tag.to_owned())
+}
+
+/// Whether `elf` is an ELF executable without a `PT_INTERP` program header (static or
+/// static-pie).
+fn is_static_elf(elf: &[u8]) -> bool {
+    const PT_INTERP: u32 = 3;
+    // 64-bit little-endian ELF only (the target above).
+    if elf.len() < 64 || &elf[..4] != b"\x7fELF" || elf[4] != 2 || elf[5] != 1 {
+        return false;
+    }
+    let u16_at = |o: usize| u16::from_le_bytes([elf[o], elf[o + 1]]) as usize;
+    let phoff = u64::from_le_bytes(elf[0x20..0x28].try_into().unwrap()) as usize;
+    let (phentsize, phnum) = (u16_at(0x36), u16_at(0x38));
+    (0..phnum).all(|i| {
+        let o = phoff + i * phentsize;
+        elf.get(o..o + 4)
+            .is_some_and(|t| u32::from_le_bytes(t.try_into().unwrap()) != PT_INTERP)
+    })
 }
 
 /// Builds [`BUSYBOX_IMAGE`] from the static busybox binary (Debian `busybox-static`).

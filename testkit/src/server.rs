@@ -56,6 +56,7 @@ impl TestServer {
             .env("RUST_LOG", "info,mcp_orchestrator::access=debug")
             .env("MCPO_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("MCPO_SECRETS_KEY_FILE", scratch.path().join("secret.key"))
+            .env("MCPO_DEPLOY_DATA_DIR", scratch.path().join("deployments"))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

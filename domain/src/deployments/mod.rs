@@ -1,4 +1,1156 @@
 //! Deployments: a catalog entry plus the operator's configuration, running on a runtime with
-//! a live MCP session.
+//! one long-lived MCP session.
+//!
+//! The database row is the record (what to run, what the operator wants, where it stands);
+//! the [`Manager`] holds what only this process can hold: the child process or the attached
+//! container streams, and the MCP session. A failed start removes whatever it created.
 
 pub mod plan;
+pub mod schema;
+
+use std::{
+    collections::HashMap,
+    path::PathBuf,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio::sync::{Mutex, RwLock};
+use types::{
+    deployment::{
+        Capabilities, CreateDeployment, DeploymentInfo, DeploymentState, EnvView, RuntimeKind,
+        ToolCall, ToolResult,
+    },
+    env::EnvName,
+    Role,
+};
+
+use crate::{
+    access::{
+        audit::{self, Entry, Outcome},
+        Caller,
+    },
+    entities::{deployment, installation},
+    mcp::{self, McpError, Session},
+    runtime::{
+        docker::{ContainerState, ContainerTransport, DockerRuntime, DockerSettings},
+        process::{self, Process},
+        Launch, LogLine, Spec,
+    },
+    secrets::{self, SecretValue},
+    Ctx, DomainError,
+};
+use plan::Transport;
+
+/// Deployment settings (the `deploy.*` settings).
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Use the Docker engine when one answers.
+    pub docker: bool,
+    /// Container limits and runner images.
+    pub docker_settings: DockerSettings,
+    /// Where process deployments get their home directories.
+    pub data_dir: PathBuf,
+    /// Runtime start + MCP handshake + discovery.
+    pub start_timeout: Duration,
+    /// SIGTERM / `docker stop` grace.
+    pub stop_grace: Duration,
+    /// MCP session limits.
+    pub mcp: mcp::Limits,
+    /// Longest tool-call timeout a caller may ask for.
+    pub max_call_timeout: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            docker: true,
+            docker_settings: DockerSettings::default(),
+            data_dir: PathBuf::from("data/deployments"),
+            start_timeout: Duration::from_secs(120),
+            stop_grace: Duration::from_secs(10),
+            mcp: mcp::Limits::default(),
+            max_call_timeout: Duration::from_secs(600),
+        }
+    }
+}
+
+/// What runs a live deployment.
+enum Runner {
+    Process(Box<Process>),
+    Container { id: String },
+}
+
+struct Live {
+    session: Session,
+    runner: Mutex<Runner>,
+}
+
+/// This process's deployments: runtimes, live sessions, and the logs of ended processes.
+pub struct Manager {
+    settings: Settings,
+    docker: RwLock<Option<DockerRuntime>>,
+    live: RwLock<HashMap<String, Arc<Live>>>,
+    ended_logs: std::sync::Mutex<HashMap<String, Vec<LogLine>>>,
+    installation: RwLock<String>,
+}
+
+impl std::fmt::Debug for Manager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Manager").finish_non_exhaustive()
+    }
+}
+
+impl Default for Manager {
+    fn default() -> Self {
+        Self::new(Settings::default())
+    }
+}
+
+/// The stored form of a variable (secret values are in the secret store).
+#[derive(Serialize, Deserialize)]
+struct StoredEnv {
+    name: String,
+    value: Option<String>,
+    secret: bool,
+}
+
+/// The stored form of what to run.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+enum StoredLaunch {
+    Npm { package: String, version: String },
+    Pypi { package: String, version: String },
+    Oci { image: String },
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+enum StoredTransport {
+    Stdio,
+    StreamableHttp { port: u16, path: String },
+}
+
+fn secret_name(id: &str, var: &str) -> String {
+    format!("deployment/{id}/env/{var}")
+}
+
+fn map_secret(e: secrets::SecretError) -> DomainError {
+    match e {
+        secrets::SecretError::Database(db) => DomainError::Database(db),
+        other => DomainError::Internal(other.to_string()),
+    }
+}
+
+fn launch_text(l: &StoredLaunch) -> String {
+    match l {
+        StoredLaunch::Npm { package, version } => format!("npx -y {package}@{version}"),
+        StoredLaunch::Pypi { package, version } => format!("uvx {package}=={version}"),
+        StoredLaunch::Oci { image } => image.clone(),
+    }
+}
+
+fn to_info(m: &deployment::Model) -> DeploymentInfo {
+    let launch: Option<StoredLaunch> = serde_json::from_str(&m.launch).ok();
+    let env: Vec<StoredEnv> = serde_json::from_str(&m.env).unwrap_or_default();
+    let transport: Option<StoredTransport> = serde_json::from_str(&m.transport).ok();
+    let tools = m
+        .capabilities
+        .as_deref()
+        .and_then(|c| serde_json::from_str::<Capabilities>(c).ok())
+        .map_or(0, |c| c.tools.len() as u32);
+    DeploymentInfo {
+        id: m.id.clone(),
+        name: m.name.clone(),
+        server: m.server.clone(),
+        version: m.version.clone(),
+        registry_id: m.registry_id.clone(),
+        runtime: RuntimeKind::parse(&m.runtime).unwrap_or(RuntimeKind::Process),
+        launch: launch.as_ref().map(launch_text).unwrap_or_default(),
+        args: serde_json::from_str(&m.args).unwrap_or_default(),
+        env: env
+            .into_iter()
+            .map(|e| EnvView {
+                name: e.name,
+                value: if e.secret { None } else { e.value },
+                secret: e.secret,
+            })
+            .collect(),
+        transport: match transport {
+            Some(StoredTransport::StreamableHttp { .. }) => "streamable-http".into(),
+            _ => "stdio".into(),
+        },
+        endpoint: m.endpoint.clone(),
+        desired: m.desired.clone(),
+        state: DeploymentState::parse(&m.state).unwrap_or(DeploymentState::Failed),
+        state_reason: m.state_reason.clone(),
+        runtime_ref: m.runtime_ref.clone(),
+        tools,
+        created_by: m.created_by.clone(),
+        created_at: m.created_at,
+        started_at: m.started_at,
+        stopped_at: m.stopped_at,
+    }
+}
+
+async fn find(ctx: &Ctx, id: &str) -> Result<deployment::Model, DomainError> {
+    deployment::Entity::find_by_id(id)
+        .one(&ctx.db.conn)
+        .await?
+        .ok_or(DomainError::NotFound("deployment"))
+}
+
+async fn set_state(
+    ctx: &Ctx,
+    id: &str,
+    state: DeploymentState,
+    reason: Option<String>,
+    apply: impl FnOnce(&mut deployment::ActiveModel),
+) -> Result<(), DomainError> {
+    let Some(row) = deployment::Entity::find_by_id(id).one(&ctx.db.conn).await? else {
+        return Ok(()); // deleted meanwhile
+    };
+    let mut a: deployment::ActiveModel = row.into();
+    a.state = Set(state.as_str().to_owned());
+    a.state_reason = Set(reason);
+    a.updated_at = Set(Utc::now());
+    apply(&mut a);
+    a.update(&ctx.db.conn).await?;
+    Ok(())
+}
+
+/// The stable id of this database (labels the containers it owns).
+pub async fn installation_id(ctx: &Ctx) -> Result<String, DomainError> {
+    if let Some(row) = installation::Entity::find().one(&ctx.db.conn).await? {
+        return Ok(row.id);
+    }
+    let id = uuid::Uuid::now_v7().to_string();
+    let _ = installation::ActiveModel {
+        id: Set(id),
+        created_at: Set(Utc::now()),
+    }
+    .insert(&ctx.db.conn)
+    .await;
+    // Another instance may have won the race: read what is there.
+    installation::Entity::find()
+        .one(&ctx.db.conn)
+        .await?
+        .map(|r| r.id)
+        .ok_or_else(|| DomainError::Internal("no installation id".into()))
+}
+
+impl Manager {
+    /// A manager with `settings`; call [`Manager::init`] once the database is up.
+    pub fn new(settings: Settings) -> Self {
+        Self {
+            settings,
+            docker: RwLock::new(None),
+            live: RwLock::default(),
+            ended_logs: std::sync::Mutex::default(),
+            installation: RwLock::default(),
+        }
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Connects to the Docker engine (when enabled and one answers).
+    pub async fn init(&self, ctx: &Ctx) -> Result<(), DomainError> {
+        let inst = installation_id(ctx).await?;
+        *self.installation.write().await = inst.clone();
+        if self.settings.docker {
+            match DockerRuntime::connect(&inst, self.settings.docker_settings.clone()).await {
+                Ok(d) => {
+                    tracing::info!(target: "mcp_orchestrator::deploy", "Docker engine connected");
+                    *self.docker.write().await = Some(d);
+                }
+                Err(e) => {
+                    tracing::warn!(target: "mcp_orchestrator::deploy", error = %e, "no Docker engine: deployments run as local processes");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether deployments can use Docker here.
+    pub async fn has_docker(&self) -> bool {
+        self.docker.read().await.is_some()
+    }
+
+    async fn docker(&self) -> Result<DockerRuntime, DomainError> {
+        self.docker.read().await.clone().ok_or_else(|| {
+            DomainError::Unavailable("the Docker engine is not available on this host".into())
+        })
+    }
+
+    async fn take_live(&self, id: &str) -> Option<Arc<Live>> {
+        self.live.write().await.remove(id)
+    }
+
+    async fn get_live(&self, id: &str) -> Option<Arc<Live>> {
+        self.live.read().await.get(id).cloned()
+    }
+}
+
+/// Creates a deployment from a catalog entry (operators) and starts it in the background;
+/// await the handle to wait for the start to end (`running` or `failed`).
+pub async fn create(
+    ctx: &Ctx,
+    caller: &Caller,
+    req: CreateDeployment,
+) -> Result<(DeploymentInfo, tokio::task::JoinHandle<DeploymentInfo>), DomainError> {
+    let me = caller.require(Role::Operator)?.clone();
+    let entry = crate::catalog::version(
+        ctx,
+        caller,
+        &req.server,
+        req.version.as_deref().unwrap_or("latest"),
+        req.registry_id.as_deref(),
+    )
+    .await?;
+    let plan = plan::plan(&entry, &req, ctx.deployments.has_docker().await)?;
+    // A default name gets a suffix when taken; a chosen one must be free.
+    let mut name = plan.name.clone();
+    for n in 2..=100 {
+        let taken = deployment::Entity::find()
+            .filter(deployment::Column::Name.eq(&name))
+            .one(&ctx.db.conn)
+            .await?
+            .is_some();
+        if !taken {
+            break;
+        }
+        if req.name.is_some() {
+            return Err(DomainError::Conflict(format!(
+                "a deployment named {name:?} exists"
+            )));
+        }
+        name = format!("{}-{n}", plan.name.chars().take(58).collect::<String>());
+    }
+    let id = uuid::Uuid::now_v7().to_string();
+    let now = Utc::now();
+    let launch = match &plan.launch {
+        Launch::Npm { package, version } => StoredLaunch::Npm {
+            package: package.clone(),
+            version: version.clone(),
+        },
+        Launch::Pypi { package, version } => StoredLaunch::Pypi {
+            package: package.clone(),
+            version: version.clone(),
+        },
+        Launch::Oci { image } => StoredLaunch::Oci {
+            image: image.clone(),
+        },
+        Launch::Program { .. } => {
+            return Err(DomainError::invalid(
+                "server",
+                "catalog entries cannot run host programs",
+            ))
+        }
+    };
+    let transport = match &plan.transport {
+        Transport::Stdio => StoredTransport::Stdio,
+        Transport::Http { port, path } => StoredTransport::StreamableHttp {
+            port: *port,
+            path: path.clone(),
+        },
+    };
+    let stored_env: Vec<StoredEnv> = plan
+        .env
+        .iter()
+        .map(|e| StoredEnv {
+            name: e.name.as_str().to_owned(),
+            value: (!e.secret).then(|| e.value.clone()),
+            secret: e.secret,
+        })
+        .collect();
+    let txn = ctx.db.conn.begin().await?;
+    if plan.env.iter().any(|e| e.secret) {
+        let key = ctx
+            .secret_key
+            .as_deref()
+            .ok_or_else(|| DomainError::Internal("the secret store has no key".into()))?;
+        for e in plan.env.iter().filter(|e| e.secret) {
+            secrets::put(
+                &txn,
+                key,
+                &secret_name(&id, e.name.as_str()),
+                &SecretValue::new(e.value.clone()),
+            )
+            .await
+            .map_err(map_secret)?;
+        }
+    }
+    let row = deployment::ActiveModel {
+        id: Set(id.clone()),
+        name: Set(name),
+        server: Set(plan.server.clone()),
+        version: Set(plan.version.clone()),
+        registry_id: Set(plan.registry_id.clone()),
+        package: Set(plan.package as i32),
+        runtime: Set(plan.runtime.as_str().to_owned()),
+        launch: Set(serde_json::to_string(&launch).unwrap_or_default()),
+        args: Set(serde_json::to_string(&plan.args).unwrap_or_default()),
+        env: Set(serde_json::to_string(&stored_env).unwrap_or_default()),
+        transport: Set(serde_json::to_string(&transport).unwrap_or_default()),
+        desired: Set("running".into()),
+        state: Set(DeploymentState::Starting.as_str().into()),
+        state_reason: Set(None),
+        runtime_ref: Set(None),
+        instance_id: Set(Some(ctx.instance.id.clone())),
+        endpoint: Set(None),
+        capabilities: Set(None),
+        discovered_at: Set(None),
+        created_by: Set(Some(me.name.clone())),
+        created_at: Set(now),
+        updated_at: Set(now),
+        started_at: Set(None),
+        stopped_at: Set(None),
+    }
+    .insert(&txn)
+    .await?;
+    audit::record(
+        &txn,
+        caller,
+        Entry {
+            action: "deployment.create",
+            target_kind: "deployment",
+            target_id: Some(id.clone()),
+            outcome: Outcome::Success,
+            detail: json!({"name": row.name, "server": row.server, "version": row.version,
+                "runtime": row.runtime, "env": plan.env.iter().map(|e| e.name.as_str()).collect::<Vec<_>>()}),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    let info = to_info(&row);
+    let handle = spawn_start(ctx.clone(), id);
+    Ok((info, handle))
+}
+
+fn spawn_start(ctx: Ctx, id: String) -> tokio::task::JoinHandle<DeploymentInfo> {
+    tokio::spawn(async move {
+        if let Err(e) = start_now(&ctx, &id).await {
+            tracing::warn!(target: "mcp_orchestrator::deploy", deployment = %id, error = %e, "start failed");
+        }
+        match find(&ctx, &id).await {
+            Ok(row) => to_info(&row),
+            Err(_) => DeploymentInfo {
+                id: id.clone(),
+                name: String::new(),
+                server: String::new(),
+                version: String::new(),
+                registry_id: String::new(),
+                runtime: RuntimeKind::Process,
+                launch: String::new(),
+                args: vec![],
+                env: vec![],
+                transport: String::new(),
+                endpoint: None,
+                desired: "stopped".into(),
+                state: DeploymentState::Missing,
+                state_reason: Some("deleted".into()),
+                runtime_ref: None,
+                tools: 0,
+                created_by: None,
+                created_at: Utc::now(),
+                started_at: None,
+                stopped_at: None,
+            },
+        }
+    })
+}
+
+/// The runtime spec of a stored deployment, secrets read from the store.
+async fn spec_of(ctx: &Ctx, m: &deployment::Model) -> Result<(Spec, Transport), DomainError> {
+    let launch: StoredLaunch = serde_json::from_str(&m.launch)
+        .map_err(|e| DomainError::Internal(format!("stored launch: {e}")))?;
+    let env: Vec<StoredEnv> = serde_json::from_str(&m.env)
+        .map_err(|e| DomainError::Internal(format!("stored env: {e}")))?;
+    let transport: StoredTransport = serde_json::from_str(&m.transport)
+        .map_err(|e| DomainError::Internal(format!("stored transport: {e}")))?;
+    let mut vars = Vec::with_capacity(env.len() + 1);
+    for e in env {
+        let name = EnvName::parse(&e.name)?;
+        let value = if e.secret {
+            let key = ctx
+                .secret_key
+                .as_deref()
+                .ok_or_else(|| DomainError::Internal("the secret store has no key".into()))?;
+            secrets::get(&ctx.db.conn, key, &secret_name(&m.id, &e.name))
+                .await
+                .map_err(map_secret)?
+                .ok_or_else(|| {
+                    DomainError::Internal(format!("the secret value of {} is missing", e.name))
+                })?
+        } else {
+            SecretValue::new(e.value.unwrap_or_default())
+        };
+        vars.push((name, value));
+    }
+    // Lets a later start find (and end) processes this deployment left behind.
+    vars.push((
+        EnvName::parse("MCPO_DEPLOYMENT_ID")?,
+        SecretValue::new(m.id.clone()),
+    ));
+    Ok((
+        Spec {
+            deployment_id: m.id.clone(),
+            launch: match launch {
+                StoredLaunch::Npm { package, version } => Launch::Npm { package, version },
+                StoredLaunch::Pypi { package, version } => Launch::Pypi { package, version },
+                StoredLaunch::Oci { image } => Launch::Oci { image },
+            },
+            args: serde_json::from_str(&m.args).unwrap_or_default(),
+            env: vars,
+        },
+        match transport {
+            StoredTransport::Stdio => Transport::Stdio,
+            StoredTransport::StreamableHttp { port, path } => Transport::Http { port, path },
+        },
+    ))
+}
+
+/// Initializes over HTTP, retrying until `deadline`: a published port accepts connections
+/// before the server inside listens.
+async fn http_session(
+    url: &str,
+    limits: mcp::Limits,
+    deadline: Instant,
+) -> Result<Session, DomainError> {
+    loop {
+        match Session::over_http(url, limits).await {
+            Ok(s) => return Ok(s),
+            Err(e) if Instant::now() >= deadline => return Err(mcp_error(e)),
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+}
+
+async fn wait_for_port(port: u16, deadline: Instant) -> Result<(), DomainError> {
+    loop {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(DomainError::UpstreamTimeout(format!(
+                "nothing listens on 127.0.0.1:{port}"
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn mcp_error(e: McpError) -> DomainError {
+    match e {
+        McpError::Timeout { .. } => DomainError::UpstreamTimeout(e.to_string()),
+        other => DomainError::Upstream(other.to_string()),
+    }
+}
+
+/// Starts a stored deployment: runtime, handshake, discovery. On any failure, removes what
+/// it created and records `failed` with the reason.
+async fn start_now(ctx: &Ctx, id: &str) -> Result<(), DomainError> {
+    let m = find(ctx, id).await?;
+    let mgr = &ctx.deployments;
+    let settings = mgr.settings.clone();
+    let (mut spec, transport) = spec_of(ctx, &m).await?;
+    let runtime = RuntimeKind::parse(&m.runtime).unwrap_or(RuntimeKind::Process);
+    if runtime == RuntimeKind::Process {
+        // npx and uvx share one package cache across deployments (not each its own home).
+        let cache = std::path::absolute(settings.data_dir.join(".cache"))
+            .unwrap_or_else(|_| settings.data_dir.join(".cache"));
+        for (name, dir) in [("npm_config_cache", "npm"), ("UV_CACHE_DIR", "uv")] {
+            spec.env.push((
+                EnvName::parse(name)?,
+                SecretValue::new(cache.join(dir).to_string_lossy().into_owned()),
+            ));
+        }
+    }
+    let deadline = Instant::now() + settings.start_timeout;
+    let mut runner: Option<Runner> = None;
+    let result: Result<(Session, Option<String>, String), DomainError> = async {
+        match runtime {
+            RuntimeKind::Process => {
+                let home = std::path::absolute(settings.data_dir.join(&m.id))
+                    .unwrap_or_else(|_| settings.data_dir.join(&m.id));
+                std::fs::create_dir_all(&home).map_err(|e| {
+                    DomainError::Internal(format!("cannot create {}: {e}", home.display()))
+                })?;
+                let mut p = process::spawn(&spec, &home)
+                    .map_err(|e| DomainError::Upstream(e.to_string()))?;
+                let pid = p.pid().to_string();
+                let stdio = p.stdio.take();
+                runner = Some(Runner::Process(Box::new(p)));
+                match &transport {
+                    Transport::Stdio => {
+                        let (out, inp) = stdio.ok_or_else(|| {
+                            DomainError::Internal("the process has no stdio".into())
+                        })?;
+                        let s = Session::over_stdio(out, inp, settings.mcp)
+                            .await
+                            .map_err(mcp_error)?;
+                        Ok((s, None, pid))
+                    }
+                    Transport::Http { port, path } => {
+                        wait_for_port(*port, deadline).await?;
+                        let url = format!("http://127.0.0.1:{port}{path}");
+                        let s = http_session(&url, settings.mcp, deadline).await?;
+                        Ok((s, Some(url), pid))
+                    }
+                }
+            }
+            RuntimeKind::Docker => {
+                let docker = mgr.docker().await?;
+                let ct = match &transport {
+                    Transport::Stdio => ContainerTransport::Stdio,
+                    Transport::Http { port, path } => ContainerTransport::Http {
+                        port: *port,
+                        path: path.clone(),
+                    },
+                };
+                let mut c = docker
+                    .start(&spec, ct)
+                    .await
+                    .map_err(|e| DomainError::Upstream(e.to_string()))?;
+                runner = Some(Runner::Container { id: c.id.clone() });
+                let cid = c.id.clone();
+                match c.stdio.take() {
+                    Some((out, inp)) => {
+                        let s = Session::over_stdio(out, inp, settings.mcp)
+                            .await
+                            .map_err(mcp_error)?;
+                        Ok((s, None, cid))
+                    }
+                    None => {
+                        let url = c.http_url.clone().ok_or_else(|| {
+                            DomainError::Internal("the container has no endpoint".into())
+                        })?;
+                        // (The container's streams are not Sync: keep no reference across awaits.)
+                        drop(c);
+                        let port = url
+                            .trim_start_matches("http://")
+                            .split(['/', '?'])
+                            .next()
+                            .and_then(|a| a.rsplit_once(':'))
+                            .and_then(|(_, p)| p.parse::<u16>().ok())
+                            .ok_or_else(|| DomainError::Internal(format!("no port in {url}")))?;
+                        wait_for_port(port, deadline).await?;
+                        let s = http_session(&url, settings.mcp, deadline).await?;
+                        Ok((s, Some(url), cid))
+                    }
+                }
+            }
+        }
+    }
+    .await;
+    let discovered = match result {
+        Ok((session, endpoint, runtime_ref)) => match session.discover().await {
+            Ok(caps) => Ok((session, endpoint, runtime_ref, caps)),
+            Err(e) => {
+                session.close().await;
+                Err(mcp_error(e))
+            }
+        },
+        Err(e) => Err(e),
+    };
+    match discovered {
+        Ok((session, endpoint, runtime_ref, mut caps)) => {
+            caps.discovered_at = Some(Utc::now());
+            let runner = runner.ok_or_else(|| DomainError::Internal("no runner".into()))?;
+            mgr.live.write().await.insert(
+                id.to_owned(),
+                Arc::new(Live {
+                    session,
+                    runner: Mutex::new(runner),
+                }),
+            );
+            let caps_json = serde_json::to_string(&caps).unwrap_or_default();
+            let instance = ctx.instance.id.clone();
+            set_state(ctx, id, DeploymentState::Running, None, |a| {
+                a.capabilities = Set(Some(caps_json));
+                a.discovered_at = Set(Some(Utc::now()));
+                a.started_at = Set(Some(Utc::now()));
+                a.endpoint = Set(endpoint);
+                a.runtime_ref = Set(Some(runtime_ref));
+                a.instance_id = Set(Some(instance));
+            })
+            .await
+        }
+        Err(e) => {
+            let logs = match &mut runner {
+                Some(r) => end_runner(ctx, r, id).await,
+                None => Vec::new(),
+            };
+            let tail: Vec<&str> = logs
+                .iter()
+                .rev()
+                .take(5)
+                .rev()
+                .map(|l| l.text.as_str())
+                .collect();
+            let reason = if tail.is_empty() {
+                e.to_string()
+            } else {
+                format!("{e} (last log lines: {})", tail.join(" | "))
+            };
+            set_state(ctx, id, DeploymentState::Failed, Some(reason), |a| {
+                a.runtime_ref = Set(None);
+                a.endpoint = Set(None);
+                a.stopped_at = Set(Some(Utc::now()));
+            })
+            .await?;
+            Err(e)
+        }
+    }
+}
+
+/// Stops and removes whatever `runner` runs; returns its last logs.
+async fn end_runner(ctx: &Ctx, runner: &mut Runner, id: &str) -> Vec<LogLine> {
+    let grace = ctx.deployments.settings.stop_grace;
+    let logs = match runner {
+        Runner::Process(p) => {
+            p.stop(grace).await;
+            p.logs(200)
+        }
+        Runner::Container { id: cid } => match ctx.deployments.docker().await {
+            Ok(d) => {
+                let logs = d.logs(cid, 200).await.unwrap_or_default();
+                let _ = d.stop(cid, grace).await;
+                let _ = d.remove(cid).await;
+                logs
+            }
+            Err(_) => Vec::new(),
+        },
+    };
+    if let Ok(mut ended) = ctx.deployments.ended_logs.lock() {
+        ended.insert(id.to_owned(), logs.clone());
+    }
+    logs
+}
+
+/// Ends the live session and runner of `id`, if any.
+async fn shut_down(ctx: &Ctx, id: &str) {
+    if let Some(live) = ctx.deployments.take_live(id).await {
+        let mut runner = live.runner.lock().await;
+        end_runner(ctx, &mut runner, id).await;
+        drop(runner);
+        if let Ok(live) = Arc::try_unwrap(live) {
+            live.session.close().await;
+        }
+    }
+}
+
+/// Every deployment, newest first (viewers). States are refreshed from the runtimes.
+pub async fn list(ctx: &Ctx, caller: &Caller) -> Result<Vec<DeploymentInfo>, DomainError> {
+    caller.require(Role::Viewer)?;
+    refresh(ctx).await?;
+    Ok(deployment::Entity::find()
+        .order_by_desc(deployment::Column::Id)
+        .all(&ctx.db.conn)
+        .await?
+        .iter()
+        .map(to_info)
+        .collect())
+}
+
+/// One deployment.
+pub async fn get(ctx: &Ctx, caller: &Caller, id: &str) -> Result<DeploymentInfo, DomainError> {
+    caller.require(Role::Viewer)?;
+    refresh(ctx).await?;
+    Ok(to_info(&find(ctx, id).await?))
+}
+
+/// Marks live deployments whose process or container ended (or vanished) as such.
+pub async fn refresh(ctx: &Ctx) -> Result<(), DomainError> {
+    let live: Vec<(String, Arc<Live>)> = ctx
+        .deployments
+        .live
+        .read()
+        .await
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    for (id, l) in live {
+        let ended = {
+            let mut runner = l.runner.lock().await;
+            match &mut *runner {
+                Runner::Process(p) => p.exit_status().map(|c| {
+                    (
+                        DeploymentState::Exited,
+                        format!("the process exited with status {c}"),
+                    )
+                }),
+                Runner::Container { id: cid } => match ctx.deployments.docker().await {
+                    Ok(d) => match d.inspect(cid).await {
+                        Ok(ContainerState::Running) => None,
+                        Ok(ContainerState::Exited(c)) => Some((
+                            DeploymentState::Exited,
+                            format!("the container exited with status {c}"),
+                        )),
+                        Ok(ContainerState::Missing) => {
+                            Some((DeploymentState::Missing, "the container is gone".to_owned()))
+                        }
+                        Err(_) => None,
+                    },
+                    Err(_) => None,
+                },
+            }
+        };
+        if let Some((state, reason)) = ended {
+            tracing::warn!(target: "mcp_orchestrator::deploy", deployment = %id, %reason, "deployment ended by itself");
+            if let Some(live) = ctx.deployments.take_live(&id).await {
+                let mut runner = live.runner.lock().await;
+                end_runner(ctx, &mut runner, &id).await;
+            }
+            set_state(ctx, &id, state, Some(reason), |a| {
+                a.stopped_at = Set(Some(Utc::now()));
+            })
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+async fn record(
+    ctx: &Ctx,
+    caller: &Caller,
+    action: &'static str,
+    m: &deployment::Model,
+) -> Result<(), DomainError> {
+    audit::record(
+        &ctx.db.conn,
+        caller,
+        Entry {
+            action,
+            target_kind: "deployment",
+            target_id: Some(m.id.clone()),
+            outcome: Outcome::Success,
+            detail: json!({"name": m.name}),
+        },
+    )
+    .await
+}
+
+/// Stops a deployment (operators).
+pub async fn stop(ctx: &Ctx, caller: &Caller, id: &str) -> Result<DeploymentInfo, DomainError> {
+    caller.require(Role::Operator)?;
+    let m = find(ctx, id).await?;
+    shut_down(ctx, id).await;
+    set_state(ctx, id, DeploymentState::Stopped, None, |a| {
+        a.desired = Set("stopped".into());
+        a.stopped_at = Set(Some(Utc::now()));
+        a.runtime_ref = Set(None);
+        a.endpoint = Set(None);
+    })
+    .await?;
+    record(ctx, caller, "deployment.stop", &m).await?;
+    Ok(to_info(&find(ctx, id).await?))
+}
+
+/// Starts a stopped, failed or exited deployment (operators); `restart` ends a running one
+/// first. Waits for the start to end.
+pub async fn start(
+    ctx: &Ctx,
+    caller: &Caller,
+    id: &str,
+    restart: bool,
+) -> Result<DeploymentInfo, DomainError> {
+    caller.require(Role::Operator)?;
+    let m = find(ctx, id).await?;
+    if ctx.deployments.get_live(id).await.is_some() {
+        if !restart {
+            return Ok(to_info(&m));
+        }
+        shut_down(ctx, id).await;
+    }
+    set_state(ctx, id, DeploymentState::Starting, None, |a| {
+        a.desired = Set("running".into());
+    })
+    .await?;
+    record(
+        ctx,
+        caller,
+        if restart {
+            "deployment.restart"
+        } else {
+            "deployment.start"
+        },
+        &m,
+    )
+    .await?;
+    let _ = start_now(ctx, id).await;
+    Ok(to_info(&find(ctx, id).await?))
+}
+
+/// Deletes a deployment: stops it, removes its container, its secrets and its record.
+pub async fn delete(ctx: &Ctx, caller: &Caller, id: &str) -> Result<(), DomainError> {
+    caller.require(Role::Operator)?;
+    let m = find(ctx, id).await?;
+    shut_down(ctx, id).await;
+    // A container left from an earlier run (stopped, exited) goes too.
+    if let (Some(cid), true) = (&m.runtime_ref, m.runtime == "docker") {
+        if let Ok(d) = ctx.deployments.docker().await {
+            let _ = d.remove(cid).await;
+        }
+    }
+    let env: Vec<StoredEnv> = serde_json::from_str(&m.env).unwrap_or_default();
+    let txn = ctx.db.conn.begin().await?;
+    for e in env.iter().filter(|e| e.secret) {
+        secrets::delete(&txn, &secret_name(id, &e.name))
+            .await
+            .map_err(map_secret)?;
+    }
+    deployment::Entity::delete_by_id(id).exec(&txn).await?;
+    audit::record(
+        &txn,
+        caller,
+        Entry {
+            action: "deployment.delete",
+            target_kind: "deployment",
+            target_id: Some(id.to_owned()),
+            outcome: Outcome::Success,
+            detail: json!({"name": m.name}),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    if let Ok(mut ended) = ctx.deployments.ended_logs.lock() {
+        ended.remove(id);
+    }
+    let home = ctx.deployments.settings.data_dir.join(id);
+    let _ = tokio::fs::remove_dir_all(home).await;
+    Ok(())
+}
+
+/// What the server offers (as discovered at the last start).
+pub async fn capabilities(
+    ctx: &Ctx,
+    caller: &Caller,
+    id: &str,
+) -> Result<Capabilities, DomainError> {
+    caller.require(Role::Viewer)?;
+    let m = find(ctx, id).await?;
+    m.capabilities
+        .as_deref()
+        .and_then(|c| serde_json::from_str(c).ok())
+        .ok_or_else(|| DomainError::Conflict("the deployment has not been discovered yet".into()))
+}
+
+/// Every tool's input and output schema, as one document.
+pub async fn schema(
+    ctx: &Ctx,
+    caller: &Caller,
+    id: &str,
+) -> Result<serde_json::Value, DomainError> {
+    let caps = capabilities(ctx, caller, id).await?;
+    let tools: serde_json::Map<String, serde_json::Value> = caps
+        .tools
+        .iter()
+        .map(|t| {
+            (
+                t.name.clone(),
+                json!({"description": t.description, "input": t.input_schema, "output": t.output_schema}),
+            )
+        })
+        .collect();
+    Ok(json!({
+        "server": {"name": caps.server_name, "version": caps.server_version, "protocol_version": caps.protocol_version},
+        "tools": tools,
+    }))
+}
+
+/// Calls a tool on the live session (operators): arguments checked against its input schema
+/// first; timeout; result size cap.
+pub async fn call_tool(
+    ctx: &Ctx,
+    caller: &Caller,
+    id: &str,
+    tool: &str,
+    call: ToolCall,
+) -> Result<ToolResult, DomainError> {
+    caller.require(Role::Operator)?;
+    let caps = capabilities(ctx, caller, id).await?;
+    let t = caps
+        .tools
+        .iter()
+        .find(|t| t.name == tool)
+        .ok_or(DomainError::NotFound("tool"))?;
+    let args = serde_json::Value::Object(call.arguments.clone());
+    schema::check(&t.input_schema, &args, "").map_err(|m| DomainError::invalid("arguments", m))?;
+    let max = ctx.deployments.settings.max_call_timeout;
+    let timeout = Duration::from_millis(call.timeout_ms.unwrap_or(30_000).max(1));
+    if timeout > max {
+        return Err(DomainError::invalid(
+            "timeout_ms",
+            format!("must be at most {}", max.as_millis()),
+        ));
+    }
+    let live = ctx
+        .deployments
+        .get_live(id)
+        .await
+        .ok_or_else(|| DomainError::Conflict("the deployment is not running".into()))?;
+    let t0 = Instant::now();
+    let result = live
+        .session
+        .call_tool(tool, call.arguments, timeout)
+        .await
+        .map_err(mcp_error)?;
+    Ok(ToolResult {
+        is_error: result
+            .get("isError")
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false),
+        result,
+        duration_ms: t0.elapsed().as_secs_f64() * 1000.0,
+    })
+}
+
+/// The last `tail` log lines (stderr of stdio servers; both streams of HTTP containers).
+pub async fn logs(
+    ctx: &Ctx,
+    caller: &Caller,
+    id: &str,
+    tail: usize,
+) -> Result<Vec<LogLine>, DomainError> {
+    caller.require(Role::Viewer)?;
+    let m = find(ctx, id).await?;
+    let tail = tail.clamp(1, process::LOG_LINES);
+    if let Some(live) = ctx.deployments.get_live(id).await {
+        let runner = live.runner.lock().await;
+        return Ok(match &*runner {
+            Runner::Process(p) => p.logs(tail),
+            Runner::Container { id: cid } => ctx
+                .deployments
+                .docker()
+                .await?
+                .logs(cid, tail)
+                .await
+                .unwrap_or_default(),
+        });
+    }
+    if let Some(l) = ctx
+        .deployments
+        .ended_logs
+        .lock()
+        .ok()
+        .and_then(|e| e.get(id).cloned())
+    {
+        return Ok(l
+            .iter()
+            .skip(l.len().saturating_sub(tail))
+            .cloned()
+            .collect());
+    }
+    if let (Some(cid), true) = (&m.runtime_ref, m.runtime == "docker") {
+        if let Ok(d) = ctx.deployments.docker().await {
+            return Ok(d.logs(cid, tail).await.unwrap_or_default());
+        }
+    }
+    Ok(Vec::new())
+}
+
+/// At start-up: removes containers of this installation that no deployment owns, marks
+/// deployments whose process or container is gone, and starts again those that should run.
+/// Processes a dead instance left behind (found by their `MCPO_DEPLOYMENT_ID`) are ended.
+pub async fn reconcile(ctx: &Ctx) -> Result<(), DomainError> {
+    let rows = deployment::Entity::find().all(&ctx.db.conn).await?;
+    if let Ok(d) = ctx.deployments.docker().await {
+        if let Ok(managed) = d.list_managed().await {
+            for (cid, dep_id, _running) in managed {
+                if !rows.iter().any(|r| r.id == dep_id) {
+                    tracing::info!(target: "mcp_orchestrator::deploy", container = %cid, "removing an orphan container");
+                    let _ = d.remove(&cid).await;
+                } else if !rows
+                    .iter()
+                    .any(|r| r.id == dep_id && r.runtime_ref.as_deref() == Some(cid.as_str()))
+                {
+                    let _ = d.remove(&cid).await;
+                }
+            }
+        }
+    }
+    for r in rows {
+        let was_live = matches!(r.state.as_str(), "running" | "starting");
+        if !was_live {
+            continue;
+        }
+        // The session died with the process that held it: end what is left, start again.
+        match (r.runtime.as_str(), &r.runtime_ref) {
+            ("process", Some(pid)) => end_left_process(pid, &r.id),
+            ("docker", Some(cid)) => {
+                if let Ok(d) = ctx.deployments.docker().await {
+                    let _ = d.remove(cid).await;
+                }
+            }
+            _ => {}
+        }
+        if r.desired == "running" {
+            set_state(
+                ctx,
+                &r.id,
+                DeploymentState::Starting,
+                Some("restarted after the orchestrator restarted".into()),
+                |_| {},
+            )
+            .await?;
+            drop(spawn_start(ctx.clone(), r.id.clone()));
+        } else {
+            set_state(ctx, &r.id, DeploymentState::Stopped, None, |_| {}).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Ends the process group `pid` if it still is this deployment's (its environment names it).
+fn end_left_process(pid: &str, deployment_id: &str) {
+    let Ok(pid) = pid.parse::<i32>() else { return };
+    let marker = format!("MCPO_DEPLOYMENT_ID={deployment_id}");
+    let ours = std::fs::read(format!("/proc/{pid}/environ"))
+        .map(|env| env.split(|b| *b == 0).any(|kv| kv == marker.as_bytes()))
+        .unwrap_or(false);
+    if ours && pid > 1 {
+        // SAFETY: kill(2) on a process group we verified belongs to this deployment.
+        unsafe {
+            libc::kill(-pid, libc::SIGKILL);
+        }
+    }
+}
+
+/// Ends every live deployment of this process (at shutdown); their records keep `desired`,
+/// so the next start brings them back.
+pub async fn shutdown_all(ctx: &Ctx) {
+    let ids: Vec<String> = ctx.deployments.live.read().await.keys().cloned().collect();
+    for id in ids {
+        shut_down(ctx, &id).await;
+    }
+}
+
+/// Watches live deployments every `every` until `stop` resolves.
+pub async fn watch(ctx: Ctx, every: Duration, stop: impl std::future::Future<Output = ()>) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            () = &mut stop => return,
+            _ = tick.tick() => {
+                if let Err(e) = refresh(&ctx).await {
+                    tracing::warn!(target: "mcp_orchestrator::deploy", error = %e, "watching deployments failed");
+                }
+            }
+        }
+    }
+}

@@ -4,6 +4,8 @@ pub mod api_key;
 pub mod audit_event;
 pub mod catalog_entry;
 pub mod catalog_state;
+pub mod deployment;
+pub mod installation;
 pub mod instance;
 pub mod registry;
 pub mod registry_sync;

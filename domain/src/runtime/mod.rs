@@ -48,11 +48,6 @@ pub enum Launch {
         /// Absolute path.
         path: String,
     },
-    /// An OCI image (`name:tag` or `name@digest`), run by the Docker runtime only.
-    Oci {
-        /// Image reference.
-        image: String,
-    },
 }
 
 /// A deployment as a runtime sees it.
@@ -94,12 +89,6 @@ impl Spec {
                     ));
                 }
                 (path.as_str(), self.args.clone())
-            }
-            Launch::Oci { image } => {
-                return Err(RuntimeError::Unsupported(format!(
-                    "image {image} is an OCI image: it runs on the docker runtime only, \
-                     not as a local process"
-                )))
             }
         })
     }

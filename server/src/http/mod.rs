@@ -7,6 +7,7 @@ pub mod access;
 pub mod api;
 pub mod auth;
 pub mod dashboard;
+pub mod deployments;
 pub mod health;
 pub mod metrics;
 pub mod oidc;
@@ -38,6 +39,7 @@ use crate::state::AppState;
         (name = "access", description = "Who is calling, API keys, users and the audit log"),
         (name = "registries", description = "Registry sources and their syncs"),
         (name = "catalog", description = "MCP servers synced from the registries, with deployability verdicts"),
+        (name = "deployments", description = "MCP servers running on Docker or as local processes, their capabilities and tool calls"),
         (name = "operations", description = "Health and metrics for load balancers and Prometheus"),
     )
 )]
@@ -86,6 +88,15 @@ pub fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(registries::search))
         .routes(routes!(registries::versions))
         .routes(routes!(registries::version))
+        .routes(routes!(deployments::list, deployments::create))
+        .routes(routes!(deployments::get, deployments::delete))
+        .routes(routes!(deployments::stop))
+        .routes(routes!(deployments::start))
+        .routes(routes!(deployments::restart))
+        .routes(routes!(deployments::capabilities))
+        .routes(routes!(deployments::schema))
+        .routes(routes!(deployments::call_tool))
+        .routes(routes!(deployments::logs))
         .routes(routes!(health::live))
         .routes(routes!(health::ready))
         .routes(routes!(health::summary))

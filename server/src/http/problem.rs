@@ -105,6 +105,21 @@ impl From<domain::DomainError> for ApiError {
                     .with_detail(message)
                     .with_extension("retry_after", retry_after_secs.into()),
             ),
+            D::Upstream(why) => Self::Status(
+                Problem::new(502, "Bad Gateway")
+                    .with_type("upstream-error")
+                    .with_detail(why),
+            ),
+            D::UpstreamTimeout(why) => Self::Status(
+                Problem::new(504, "Gateway Timeout")
+                    .with_type("upstream-timeout")
+                    .with_detail(why),
+            ),
+            D::Unavailable(why) => Self::Status(
+                Problem::new(503, "Service Unavailable")
+                    .with_type("unavailable")
+                    .with_detail(why),
+            ),
             D::Internal(cause) => Self::Internal(cause),
         }
     }
