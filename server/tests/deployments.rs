@@ -335,3 +335,234 @@ unsafe fn libc_kill(pid: i32) {
         .status()
         .unwrap();
 }
+
+mod docker {
+    use super::*;
+    use bollard::query_parameters::{InspectContainerOptions, ListContainersOptions};
+
+    fn oci_entry(name: &str, image: &str, http: bool) -> Value {
+        let mut e = registry::item(name, "1.0.0", "our rmcp test server");
+        let mut package = json!({
+            "registryType": "oci",
+            "identifier": image,
+            "transport": {"type": "stdio"},
+            "environmentVariables": [{"name": "MCP_TEST_GREETING", "default": "hello"}]
+        });
+        if http {
+            package["transport"] =
+                json!({"type": "streamable-http", "url": "http://localhost:8080/mcp"});
+            package["packageArguments"] = json!([
+                {"type": "named", "name": "--transport", "value": "http"},
+                {"type": "named", "name": "--listen", "value": "0.0.0.0:8080"}
+            ]);
+        }
+        e["server"]["packages"] = json!([package]);
+        e
+    }
+
+    async fn containers_of(docker: &bollard::Docker, deployment: &str) -> usize {
+        let filters = std::collections::HashMap::from([(
+            "label".to_owned(),
+            vec![format!("io.mcpo.deployment={deployment}")],
+        )]);
+        docker
+            .list_containers(Some(ListContainersOptions {
+                all: true,
+                filters: Some(filters),
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .len()
+    }
+
+    async fn wait_state(e: &Env, id: &str, want: &str) -> Value {
+        let mut d = Value::Null;
+        for _ in 0..100 {
+            d = e
+                .json("GET", &format!("/api/v1/deployments/{id}"), None, 200)
+                .await;
+            if d["state"] == want {
+                return d;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!("never {want}: {d}");
+    }
+
+    #[tokio::test]
+    async fn docker_runtime_deploys_our_test_server_hardened_and_cleans_up() {
+        let docker = testkit::docker::connect().await;
+        let image = format!("mcpo-test/mcp-test-server:it-{}", std::process::id());
+        testkit::docker::build_mcp_test_server_image(&docker, &image)
+            .await
+            .expect("build the test-server image");
+        let docker_host = std::env::var("DOCKER_HOST").expect("DOCKER_HOST (make test sets it)");
+        let entries = vec![
+            oci_entry("io.mcpo.test/stdio", &image, false),
+            oci_entry("io.mcpo.test/http", &image, true),
+            oci_entry("io.mcpo.test/broken", "mcpo-test/no-such-image:1", false),
+        ];
+        let e = Env::start(entries, &[("DOCKER_HOST", &docker_host)]).await;
+
+        // stdio, hardened.
+        let d = e
+            .json(
+                "POST",
+                "/api/v1/deployments?wait=true",
+                Some(json!({"server": "io.mcpo.test/stdio", "env": [{"name": "MCP_TEST_GREETING", "value": "hi from env"}]})),
+                201,
+            )
+            .await;
+        assert_eq!(
+            (d["state"].as_str(), d["runtime"].as_str()),
+            (Some("running"), Some("docker")),
+            "{d}"
+        );
+        let id = d["id"].as_str().unwrap().to_owned();
+        let cid = d["runtime_ref"].as_str().unwrap().to_owned();
+        let info = docker
+            .inspect_container(&cid, None::<InspectContainerOptions>)
+            .await
+            .unwrap();
+        let host = info.host_config.unwrap();
+        assert_eq!(host.cap_drop.unwrap(), ["ALL"]);
+        assert_eq!(host.readonly_rootfs, Some(true));
+        assert_eq!(host.network_mode.as_deref(), Some("none"));
+        assert!(host
+            .security_opt
+            .unwrap()
+            .iter()
+            .any(|o| o.starts_with("no-new-privileges")));
+        assert!(host.memory.unwrap() > 0 && host.pids_limit.unwrap() > 0);
+        assert_eq!(info.config.unwrap().user.as_deref(), Some("65534"));
+        let r = e
+            .json(
+                "POST",
+                &format!("/api/v1/deployments/{id}/tools/env/call"),
+                Some(json!({"arguments": {"name": "MCP_TEST_GREETING"}})),
+                200,
+            )
+            .await;
+        assert!(r["result"].to_string().contains("hi from env"), "{r}");
+        // Kill the container behind it: the state says so.
+        docker
+            .kill_container(
+                &cid,
+                None::<bollard::query_parameters::KillContainerOptions>,
+            )
+            .await
+            .unwrap();
+        let ended = wait_state(&e, &id, "exited").await;
+        assert!(
+            ended["state_reason"].as_str().unwrap().contains("exited"),
+            "{ended}"
+        );
+        e.json("DELETE", &format!("/api/v1/deployments/{id}"), None, 204)
+            .await;
+        assert_eq!(
+            containers_of(&docker, &id).await,
+            0,
+            "delete left the container"
+        );
+
+        // streamable HTTP on a loopback port.
+        let h = e
+            .json(
+                "POST",
+                "/api/v1/deployments?wait=true",
+                Some(json!({"server": "io.mcpo.test/http"})),
+                201,
+            )
+            .await;
+        assert_eq!(h["state"], "running", "{h}");
+        assert!(
+            h["endpoint"]
+                .as_str()
+                .unwrap()
+                .starts_with("http://127.0.0.1:"),
+            "{h}"
+        );
+        let hid = h["id"].as_str().unwrap().to_owned();
+        let r = e
+            .json(
+                "POST",
+                &format!("/api/v1/deployments/{hid}/tools/add/call"),
+                Some(json!({"arguments": {"a": 20, "b": 22}})),
+                200,
+            )
+            .await;
+        assert_eq!(r["result"]["structuredContent"]["sum"], 42.0, "{r}");
+
+        // A deploy that fails leaves nothing behind.
+        let b = e
+            .json(
+                "POST",
+                "/api/v1/deployments?wait=true",
+                Some(json!({"server": "io.mcpo.test/broken"})),
+                201,
+            )
+            .await;
+        assert_eq!(b["state"], "failed", "{b}");
+        assert!(
+            b["state_reason"]
+                .as_str()
+                .unwrap()
+                .contains("not on this Docker host"),
+            "{b}"
+        );
+        assert_eq!(containers_of(&docker, b["id"].as_str().unwrap()).await, 0);
+
+        // The orchestrator dies: at the next start it replaces the HTTP server's container
+        // and brings the deployment back.
+        let old_cid = h["runtime_ref"].as_str().unwrap().to_owned();
+        let url = e.s.db.url.clone();
+        std::process::Command::new("kill")
+            .args(["-s", "KILL", &e.s.pid().to_string()])
+            .status()
+            .unwrap();
+        let s2 = TestServer::spawn_with(
+            BIN,
+            TestDb::existing(&url, Backend::Sqlite),
+            &[("DOCKER_HOST", &docker_host)],
+        )
+        .await;
+        let e2 = Env {
+            s: s2,
+            key: e.key.clone(),
+            _reg: RegistryServer::start(vec![]).await,
+        };
+        let back = wait_state(&e2, &hid, "running").await;
+        assert_ne!(back["runtime_ref"].as_str().unwrap(), old_cid);
+        assert_eq!(
+            containers_of(&docker, &hid).await,
+            1,
+            "exactly one container"
+        );
+        e2.json(
+            "POST",
+            &format!("/api/v1/deployments/{hid}/tools/echo/call"),
+            Some(json!({"arguments": {"text": "after restart"}})),
+            200,
+        )
+        .await;
+        for dep in e2
+            .json("GET", "/api/v1/deployments", None, 200)
+            .await
+            .as_array()
+            .unwrap()
+        {
+            let id = dep["id"].as_str().unwrap();
+            e2.json("DELETE", &format!("/api/v1/deployments/{id}"), None, 204)
+                .await;
+            assert_eq!(containers_of(&docker, id).await, 0);
+        }
+        let _ = docker
+            .remove_image(
+                &image,
+                None::<bollard::query_parameters::RemoveImageOptions>,
+                None,
+            )
+            .await;
+    }
+}
