@@ -332,6 +332,9 @@ async fn stdio_exits_cleanly_on_sigterm() {
 
 /// Starts the server over HTTP on a random loopback port; returns it and its `/mcp` URL.
 async fn http_server(extra: &[&str]) -> (Child, String) {
+    // reqwest may be built with `rustls-no-provider` when this test is compiled together with
+    // the workspace (feature unification): give rustls its provider before any client exists.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let mut child = server_command(&["--transport", "http", "--port", "0"])
         .args(extra)
         .stdin(Stdio::null())
