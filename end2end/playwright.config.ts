@@ -1,6 +1,7 @@
 // Playwright drives Debian's Chromium (no browser download) against the real server binary
 // built by cargo-leptos, on a fresh SQLite file, with a mock OpenID Connect provider and the
-// test MCP registry beside it.
+// test MCP registry beside it. Deployments run on the Docker engine named by DOCKER_HOST
+// (scripts/test.sh exports it and builds the test-server image first).
 import { defineConfig } from '@playwright/test';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +15,9 @@ const root = resolve(__dirname, '..');
 const targetDir = resolve(root, process.env.CARGO_TARGET_DIR ?? 'target');
 const bin = process.env.MCPO_BIN ?? join(targetDir, 'debug/mcp-orchestrator');
 const registryBin = process.env.MCPO_TEST_REGISTRY_BIN ?? join(targetDir, 'debug/mcpo-test-registry');
+// The FROM scratch image of mcp-test-server the registry offers as a deployable entry; built by
+// `mcpo-test-image` (scripts/test.sh runs it before Playwright).
+const TEST_SERVER_IMAGE = process.env.MCPO_E2E_TEST_SERVER_IMAGE ?? 'mcpo-test/mcp-test-server:e2e';
 const siteRoot = process.env.MCPO_SITE_ROOT ?? join(root, 'target/site');
 const dataDir = mkdtempSync(join(tmpdir(), 'mcpo-e2e-'));
 
@@ -54,7 +58,8 @@ export default defineConfig({
     },
     {
       // Build it first: cargo build -p testkit --bin mcpo-test-registry (scripts/test.sh does).
-      command: `"${registryBin}" --port ${registryPort} --hostile`,
+      // `--deployable` adds io.mcpo.test/mcp-test-server, an oci entry of the local image.
+      command: `"${registryBin}" --port ${registryPort} --hostile --deployable ${TEST_SERVER_IMAGE}`,
       cwd: root,
       url: `http://127.0.0.1:${registryPort}/v0.1/servers?limit=1`,
       timeout: 30_000,
@@ -67,6 +72,9 @@ export default defineConfig({
       url: `http://127.0.0.1:${port}/health/ready`,
       timeout: 60_000,
       reuseExistingServer: false,
+      // SIGTERM (not the default SIGKILL): the server stops and removes the containers of
+      // deployments a failed test left running before it exits.
+      gracefulShutdown: { signal: 'SIGTERM', timeout: 30_000 },
       stdout: 'ignore',
       stderr: 'pipe',
       env: {
@@ -86,6 +94,11 @@ export default defineConfig({
         MCPO_AUTH_OIDC_ALLOWED_DOMAINS: 'example.com',
         // Tests sync the test registry back to back.
         MCPO_REGISTRY_MIN_SYNC_GAP_SECS: '0',
+        // Deployments: the Docker engine of the test run (scripts/test.sh exports DOCKER_HOST;
+        // its private engine listens on unix:///tmp/mcpo-test-services/docker/docker.sock),
+        // and process deployments' home directories in the temporary data directory.
+        ...(process.env.DOCKER_HOST ? { DOCKER_HOST: process.env.DOCKER_HOST } : {}),
+        MCPO_DEPLOY_DATA_DIR: join(dataDir, 'deployments'),
       },
     },
   ],

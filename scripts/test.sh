@@ -24,9 +24,14 @@ step "unit and integration tests"
 cargo test -p server -p app -p domain -p migrations -p types -p testkit -p mcp-test-server
 
 step "browser tests (Playwright + Chromium)"
-# The test registry Playwright starts: `cargo test -p testkit` above built it with the same
-# features (a separate `cargo build -p testkit` would resolve features anew and rebuild).
+# The test registry Playwright starts and the image tool: `cargo test -p testkit` above built
+# every testkit binary with the same features (a separate `cargo build -p testkit` would
+# resolve features anew and rebuild).
 test -x "$TARGET_DIR/debug/mcpo-test-registry"
+test -x "$TARGET_DIR/debug/mcpo-test-image"
+# The image the deployments test deploys (the registry's `--deployable` entry), on the engine
+# named by DOCKER_HOST.
+"$TARGET_DIR/debug/mcpo-test-image" mcpo-test/mcp-test-server:e2e
 MCPO_BIN="$TARGET_DIR/debug/mcp-orchestrator" npx playwright test -c end2end/playwright.config.ts
 
 printf '\nall tests passed in %ss\n' "$(( $(date +%s) - started ))"

@@ -465,3 +465,179 @@ mod sources {
             .map_err(ssr::shown)
     }
 }
+
+// ---- Deployments --------------------------------------------------------------------------
+//
+// Their own module for the same reason as the registries'. `deploy` takes the whole request as
+// JSON (it nests a list of variables, which a URL-encoded form does not carry well); the others
+// are plain forms.
+
+pub use deploys::*;
+
+#[allow(clippy::too_many_arguments)]
+mod deploys {
+    use leptos::{prelude::*, server_fn::codec::Json};
+    use serde::{Deserialize, Serialize};
+    use types::deployment::{Capabilities, CreateDeployment, DeploymentInfo, ToolResult};
+
+    #[cfg(feature = "ssr")]
+    use super::ssr;
+
+    /// One line a deployment wrote to its log.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct LogLine {
+        /// When it was read.
+        pub at: chrono::DateTime<chrono::Utc>,
+        /// The line (hostile text: show it as text only).
+        pub text: String,
+    }
+
+    /// Log lines answered when the caller names no `tail`.
+    pub const DEFAULT_LOG_TAIL: u32 = 200;
+
+    /// Every deployment, newest first, with states refreshed from the runtimes.
+    #[server(prefix = "/ui/fn", endpoint = "deployments")]
+    pub async fn list_deployments() -> Result<Vec<DeploymentInfo>, ServerFnError> {
+        let (ctx, caller) = ssr::service()?;
+        domain::deployments::list(&ctx, &caller)
+            .await
+            .map_err(ssr::shown)
+    }
+
+    /// One deployment (secret values are never in it).
+    #[server(prefix = "/ui/fn", endpoint = "deployment")]
+    pub async fn get_deployment(id: String) -> Result<DeploymentInfo, ServerFnError> {
+        let (ctx, caller) = ssr::service()?;
+        domain::deployments::get(&ctx, &caller, id.trim())
+            .await
+            .map_err(ssr::shown)
+    }
+
+    /// Deploys a catalog entry (operators) and answers at once with the new deployment in
+    /// state `starting`; the start goes on in the background (follow it with
+    /// [`get_deployment`]).
+    #[server(prefix = "/ui/fn", endpoint = "create_deployment", input = Json)]
+    pub async fn deploy(request: CreateDeployment) -> Result<DeploymentInfo, ServerFnError> {
+        let (ctx, caller) = ssr::service()?;
+        // The start task is detached: it goes on after this answer.
+        let (info, _start) = domain::deployments::create(&ctx, &caller, request)
+            .await
+            .map_err(ssr::shown)?;
+        Ok(info)
+    }
+
+    /// Stops a deployment (operators).
+    #[server(prefix = "/ui/fn", endpoint = "stop_deployment")]
+    pub async fn stop_deployment(id: String) -> Result<DeploymentInfo, ServerFnError> {
+        let (ctx, caller) = ssr::service()?;
+        domain::deployments::stop(&ctx, &caller, id.trim())
+            .await
+            .map_err(ssr::shown)
+    }
+
+    /// Starts a stopped, failed or exited deployment (operators); answers when the start has
+    /// ended (running, or failed with its reason).
+    #[server(prefix = "/ui/fn", endpoint = "start_deployment")]
+    pub async fn start_deployment(id: String) -> Result<DeploymentInfo, ServerFnError> {
+        let (ctx, caller) = ssr::service()?;
+        domain::deployments::start(&ctx, &caller, id.trim(), false)
+            .await
+            .map_err(ssr::shown)
+    }
+
+    /// Stops a deployment and starts it anew (operators); answers when the start has ended.
+    #[server(prefix = "/ui/fn", endpoint = "restart_deployment")]
+    pub async fn restart_deployment(id: String) -> Result<DeploymentInfo, ServerFnError> {
+        let (ctx, caller) = ssr::service()?;
+        domain::deployments::start(&ctx, &caller, id.trim(), true)
+            .await
+            .map_err(ssr::shown)
+    }
+
+    /// Deletes a deployment: stops it, removes its container or process, secrets and record
+    /// (operators).
+    #[server(prefix = "/ui/fn", endpoint = "delete_deployment")]
+    pub async fn delete_deployment(id: String) -> Result<(), ServerFnError> {
+        let (ctx, caller) = ssr::service()?;
+        domain::deployments::delete(&ctx, &caller, id.trim())
+            .await
+            .map_err(ssr::shown)
+    }
+
+    /// Tools, resources and prompts as discovered at the last start; `None` while the
+    /// deployment has never been discovered (starting for the first time, or failed).
+    #[server(prefix = "/ui/fn", endpoint = "deployment_capabilities")]
+    pub async fn deployment_capabilities(
+        id: String,
+    ) -> Result<Option<Capabilities>, ServerFnError> {
+        let (ctx, caller) = ssr::service()?;
+        match domain::deployments::capabilities(&ctx, &caller, id.trim()).await {
+            Ok(caps) => Ok(Some(caps)),
+            // The only conflict here is "not discovered yet": not an error for the page.
+            Err(domain::DomainError::Conflict(_)) => Ok(None),
+            Err(e) => Err(ssr::shown(e)),
+        }
+    }
+
+    /// Calls a tool of a running deployment (operators). `arguments` is the arguments object
+    /// as JSON text (blank is `{}`); anything but a JSON object is refused (422) before the
+    /// service layer checks it against the tool's input schema.
+    #[server(prefix = "/ui/fn", endpoint = "call_tool")]
+    pub async fn call_deployment_tool(
+        id: String,
+        tool: String,
+        arguments: String,
+    ) -> Result<ToolResult, ServerFnError> {
+        use domain::DomainError;
+        let (ctx, caller) = ssr::service()?;
+        caller.require(types::Role::Operator).map_err(ssr::shown)?;
+        let text = if arguments.trim().is_empty() {
+            "{}"
+        } else {
+            arguments.as_str()
+        };
+        let arguments = match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(serde_json::Value::Object(map)) => map,
+            Ok(_) => {
+                return Err(ssr::shown(DomainError::invalid(
+                    "arguments",
+                    "must be a JSON object",
+                )))
+            }
+            Err(e) => {
+                return Err(ssr::shown(DomainError::invalid(
+                    "arguments",
+                    format!("not valid JSON ({e})"),
+                )))
+            }
+        };
+        let call = types::deployment::ToolCall {
+            arguments,
+            timeout_ms: None,
+        };
+        domain::deployments::call_tool(&ctx, &caller, id.trim(), &tool, call)
+            .await
+            .map_err(ssr::shown)
+    }
+
+    /// The last `tail` log lines of a deployment, oldest first (default
+    /// [`DEFAULT_LOG_TAIL`]; the service layer caps it).
+    #[server(prefix = "/ui/fn", endpoint = "deployment_logs")]
+    pub async fn deployment_logs(
+        id: String,
+        tail: Option<u32>,
+    ) -> Result<Vec<LogLine>, ServerFnError> {
+        let (ctx, caller) = ssr::service()?;
+        let tail = tail.unwrap_or(DEFAULT_LOG_TAIL) as usize;
+        let lines = domain::deployments::logs(&ctx, &caller, id.trim(), tail)
+            .await
+            .map_err(ssr::shown)?;
+        Ok(lines
+            .into_iter()
+            .map(|l| LogLine {
+                at: l.at,
+                text: l.text,
+            })
+            .collect())
+    }
+}

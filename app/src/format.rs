@@ -75,6 +75,64 @@ pub fn placeholder_pieces(text: &str, placeholders: &[String]) -> Vec<(String, b
     pieces
 }
 
+/// Placeholders in `text` an operator must replace: `<path>`, `{dir}`, `${TOKEN}`, `$TOKEN`.
+/// The same rules as the service layer's (`domain::registries::server_json::placeholders`),
+/// so the deploy form flags what the server would refuse.
+pub fn placeholders(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let close = match b[i] {
+            b'<' => Some(b'>'),
+            b'{' => Some(b'}'),
+            b'$' if b.get(i + 1) == Some(&b'{') => Some(b'}'),
+            _ => None,
+        };
+        if let Some(close) = close {
+            if let Some(len) = b[i + 1..].iter().position(|&c| c == close) {
+                let inner = &text[i + 1..i + 1 + len];
+                let inner = inner.strip_prefix('{').unwrap_or(inner);
+                if !inner.is_empty()
+                    && inner.len() <= 100
+                    && inner.chars().any(|c| c.is_ascii_alphabetic())
+                    && !inner.contains(['<', '{', '"'])
+                {
+                    found.push(text[i..i + 2 + len].to_owned());
+                    i += len + 2;
+                    continue;
+                }
+            }
+        }
+        if b[i] == b'$' {
+            let name_len = b[i + 1..]
+                .iter()
+                .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || **c == b'_')
+                .count();
+            if name_len >= 2 && b[i + 1].is_ascii_uppercase() {
+                found.push(text[i..i + 1 + name_len].to_owned());
+                i += name_len + 1;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    found
+}
+
+/// A duration in milliseconds for people: `0.4 ms`, `12 ms`, `1.25 s`.
+pub fn millis(ms: f64) -> String {
+    if !ms.is_finite() || ms < 0.0 {
+        "—".to_owned()
+    } else if ms < 10.0 {
+        format!("{ms:.1} ms")
+    } else if ms < 1000.0 {
+        format!("{ms:.0} ms")
+    } else {
+        format!("{:.2} s", ms / 1000.0)
+    }
+}
+
 /// `2025-05-16 09:30 UTC`, or a dash.
 pub fn when(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
     t.map_or_else(
@@ -115,6 +173,22 @@ mod tests {
         assert_eq!(super::web_link("//a.example"), None);
         assert_eq!(super::web_link("https://a.example/ x"), None);
         assert_eq!(super::web_link("http://"), None);
+    }
+
+    #[test]
+    fn placeholders_are_found_like_the_server_finds_them() {
+        assert_eq!(
+            super::placeholders("--dir={dir} <path> ${TOKEN} $API_KEY x"),
+            vec!["{dir}", "<path>", "${TOKEN}", "$API_KEY"]
+        );
+        assert!(super::placeholders("--port 8080 a<b $1 {}").is_empty());
+    }
+
+    #[test]
+    fn formats_milliseconds() {
+        assert_eq!(super::millis(0.42), "0.4 ms");
+        assert_eq!(super::millis(12.4), "12 ms");
+        assert_eq!(super::millis(1250.0), "1.25 s");
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod api;
 mod format;
 mod layout;
 mod pages;
+mod tool_form;
 
 /// URL prefix of every server function; kept apart from the JSON API under `/api/v1`.
 pub const SERVER_FN_PREFIX: &str = "/ui/fn";
@@ -60,7 +61,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/registries") view=pages::Registries />
                     <Route path=path!("/catalog") view=pages::Catalog />
                     <Route path=path!("/catalog/entry") view=pages::CatalogEntryView />
-                    <Route path=path!("/deployments") view=|| pages::not_built("Deployments", "Running and stopped MCP servers on Docker or as local processes, with their capabilities.") />
+                    <Route path=path!("/deployments") view=pages::Deployments />
+                    <Route path=path!("/deployments/view") view=pages::DeploymentView />
                     <Route path=path!("/pipeline-runs") view=|| pages::not_built("Pipeline runs", "Durable runs taking a catalog entry through resolve, deploy, handshake, discovery and health checks.") />
                     <Route path=path!("/fleet-health") view=|| pages::not_built("Health", "Fleet health, incidents, latency and uptime of every deployment.") />
                     <Route path=path!("/login") view=pages::Login />

@@ -1,11 +1,12 @@
 // Registries and Catalog pages against the test MCP registry (testkit's mcpo-test-registry,
-// started by playwright.config.ts with the shared 472-entry fixture and three hostile entries).
+// started by playwright.config.ts with the shared 472-entry fixture, three hostile entries and
+// the deployable test server).
 import { expect, test, type Page } from '@playwright/test';
 import { signIn } from './auth';
 
 const registryPort = Number(process.env.MCPO_E2E_REGISTRY_PORT ?? 3767);
 const REGISTRY = 'E2E test registry';
-const FIXTURE_ENTRIES = 472 + 3; // the fixture and the hostile entries
+const FIXTURE_ENTRIES = 472 + 3 + 1; // the fixture, the hostile entries and the deployable one
 
 /** Collects dialogs (an `alert()` from injected script would show up here) and page errors. */
 function watch(page: Page): string[] {

@@ -336,6 +336,31 @@ pub fn hostile_entries() -> Vec<Value> {
     vec![html, long, control]
 }
 
+/// Name of the entry [`deployable_entries`] adds.
+pub const DEPLOYABLE_NAME: &str = "io.mcpo.test/mcp-test-server";
+
+/// One entry the orchestrator can really deploy: `io.mcpo.test/mcp-test-server` 1.0.0, titled
+/// "MCP test server", one `oci` package `image` over stdio with the environment variable
+/// `MCP_TEST_GREETING` (default `hello`). `image` is a local image of `mcp-test-server`
+/// (`mcpo-test-image TAG`, or [`crate::docker::build_mcp_test_server_image`]); nothing is
+/// pulled.
+pub fn deployable_entries(image: &str) -> Vec<Value> {
+    let mut entry = item(
+        DEPLOYABLE_NAME,
+        "1.0.0",
+        "The orchestrator's own MCP test server (rmcp) in a FROM scratch image built locally: \
+         echo, add, sleep, fail, env and big tools, a test://config resource and a greet prompt.",
+    );
+    entry["server"]["title"] = json!("MCP test server");
+    entry["server"]["packages"] = json!([{
+        "registryType": "oci",
+        "identifier": image,
+        "transport": {"type": "stdio"},
+        "environmentVariables": [{"name": "MCP_TEST_GREETING", "default": "hello"}]
+    }]);
+    vec![entry]
+}
+
 /// A failure the server is told to produce on list requests (`/servers`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Failure {

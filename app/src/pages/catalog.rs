@@ -625,7 +625,7 @@ fn flag(on: bool, text: &'static str, class: &'static str) -> Option<impl IntoVi
 }
 
 /// A text with its placeholders highlighted.
-fn with_placeholders(text: &str, placeholders: &[String]) -> impl IntoView {
+pub(super) fn with_placeholders(text: &str, placeholders: &[String]) -> impl IntoView {
     format::placeholder_pieces(&format::shown(text), placeholders)
         .into_iter()
         .map(|(piece, mark)| {

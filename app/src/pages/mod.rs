@@ -1,6 +1,7 @@
 //! One module per page.
 
 mod catalog;
+mod deployments;
 mod login;
 mod not_found;
 mod overview;
@@ -9,6 +10,7 @@ mod settings;
 mod ui;
 
 pub use catalog::{Catalog, CatalogEntryView};
+pub use deployments::{DeploymentView, Deployments};
 pub use login::Login;
 pub use not_found::NotFound;
 pub use overview::Overview;

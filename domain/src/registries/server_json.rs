@@ -358,7 +358,14 @@ fn assess(p: &Package) -> (Vec<String>, Vec<String>) {
         ),
         other => unsupported.push(format!("transport {} not supported", shorten(other))),
     }
-    if p.version.is_none() && runtimes_for(&p.registry_type).is_some() {
+    // An image pins itself with a tag or digest; npm and PyPI packages need a version.
+    let image_pinned = p.registry_type == "oci"
+        && (p.identifier.contains('@')
+            || p.identifier
+                .rsplit('/')
+                .next()
+                .is_some_and(|l| l.contains(':')));
+    if p.version.is_none() && runtimes_for(&p.registry_type).is_some() && !image_pinned {
         needs.push(format!(
             "package {} has no version: pin one",
             shorten(&p.identifier)

@@ -92,6 +92,7 @@ const PAGES: &[(&str, Access)] = &[
     ("/catalog", R(Role::Viewer)),
     ("/catalog/entry", R(Role::Viewer)),
     ("/deployments", R(Role::Viewer)),
+    ("/deployments/view", R(Role::Viewer)),
     ("/pipeline-runs", R(Role::Viewer)),
     ("/fleet-health", R(Role::Viewer)),
     ("/settings", R(Role::Viewer)),
@@ -122,6 +123,16 @@ const SERVER_FNS: &[(&str, Access)] = &[
     ("/ui/fn/catalog_search", R(Role::Viewer)),
     ("/ui/fn/catalog_versions", R(Role::Viewer)),
     ("/ui/fn/catalog_version", R(Role::Viewer)),
+    ("/ui/fn/deployments", R(Role::Viewer)),
+    ("/ui/fn/deployment", R(Role::Viewer)),
+    ("/ui/fn/create_deployment", R(Role::Operator)),
+    ("/ui/fn/stop_deployment", R(Role::Operator)),
+    ("/ui/fn/start_deployment", R(Role::Operator)),
+    ("/ui/fn/restart_deployment", R(Role::Operator)),
+    ("/ui/fn/delete_deployment", R(Role::Operator)),
+    ("/ui/fn/deployment_capabilities", R(Role::Viewer)),
+    ("/ui/fn/call_tool", R(Role::Operator)),
+    ("/ui/fn/deployment_logs", R(Role::Viewer)),
 ];
 
 /// Everything else the router serves, by method and route-template prefix.

@@ -1,4 +1,4 @@
-//! `mcpo-test-registry [--port N] [--fixture PATH | --synthetic N] [--hostile]`
+//! `mcpo-test-registry [--port N] [--fixture PATH | --synthetic N] [--hostile] [--deployable IMAGE]`
 //!
 //! Serves the test MCP registry ([`testkit::registry`]) on 127.0.0.1 until killed, for
 //! Playwright and benchmarks. Prints `listening on http://127.0.0.1:PORT` once it accepts
@@ -8,16 +8,19 @@
 //! - `--fixture PATH`: entries from a JSON array of list items (default: the vendored seed fixture, testkit/fixtures/registry);
 //! - `--synthetic N`: `N` generated entries instead;
 //! - `--hostile`: add three entries with hostile text (HTML, 20,000 characters, control
-//!   characters).
+//!   characters);
+//! - `--deployable IMAGE`: add `io.mcpo.test/mcp-test-server` ("MCP test server" 1.0.0), an
+//!   entry the orchestrator can deploy: one `oci` package `IMAGE` over stdio (build the image
+//!   with `mcpo-test-image IMAGE`).
 
 use std::{io::Write, net::SocketAddr, path::PathBuf, process::ExitCode};
 
 use testkit::registry::{
-    entries_from_file, fixture_entries, hostile_entries, synthetic_entries, RegistryServer,
+    deployable_entries, entries_from_file, fixture_entries, hostile_entries, synthetic_entries,
+    RegistryServer,
 };
 
-const USAGE: &str =
-    "usage: mcpo-test-registry [--port N] [--fixture PATH | --synthetic N] [--hostile]";
+const USAGE: &str = "usage: mcpo-test-registry [--port N] [--fixture PATH | --synthetic N] [--hostile] [--deployable IMAGE]";
 
 enum Source {
     Fixture(Option<PathBuf>),
@@ -28,6 +31,7 @@ struct Args {
     port: u16,
     source: Source,
     hostile: bool,
+    deployable: Option<String>,
 }
 
 fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -35,6 +39,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         port: 0,
         source: Source::Fixture(None),
         hostile: false,
+        deployable: None,
     };
     while let Some(arg) = args.next() {
         let mut value = |flag: &str| args.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -50,6 +55,13 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
                 parsed.source = Source::Synthetic(n);
             }
             "--hostile" => parsed.hostile = true,
+            "--deployable" => {
+                let image = value("--deployable")?;
+                if image.trim().is_empty() {
+                    return Err("--deployable needs an image".to_owned());
+                }
+                parsed.deployable = Some(image);
+            }
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -83,6 +95,9 @@ async fn main() -> ExitCode {
     };
     if args.hostile {
         entries.extend(hostile_entries());
+    }
+    if let Some(image) = &args.deployable {
+        entries.extend(deployable_entries(image));
     }
     let server =
         match RegistryServer::bind(SocketAddr::from(([127, 0, 0, 1], args.port)), entries).await {
