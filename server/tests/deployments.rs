@@ -513,8 +513,55 @@ mod docker {
         );
         assert_eq!(containers_of(&docker, b["id"].as_str().unwrap()).await, 0);
 
-        // The orchestrator dies: at the next start it replaces the HTTP server's container
-        // and brings the deployment back.
+        // A stdio deployment too: its session cannot be re-attached, so it is replaced.
+        let st = e
+            .json(
+                "POST",
+                "/api/v1/deployments?wait=true",
+                Some(json!({"server": "io.mcpo.test/stdio"})),
+                201,
+            )
+            .await;
+        let st_id = st["id"].as_str().unwrap().to_owned();
+        let st_cid = st["runtime_ref"].as_str().unwrap().to_owned();
+
+        // An orphan: a container with this installation's labels that no deployment owns.
+        let labels = docker
+            .inspect_container(&st_cid, None::<InspectContainerOptions>)
+            .await
+            .unwrap()
+            .config
+            .unwrap()
+            .labels
+            .unwrap();
+        let busybox = testkit::docker::build_busybox_image(&docker).await;
+        let orphan_labels = std::collections::HashMap::from([
+            ("io.mcpo.managed".to_owned(), "true".to_owned()),
+            (
+                "io.mcpo.instance".to_owned(),
+                labels["io.mcpo.instance"].clone(),
+            ),
+            (
+                "io.mcpo.deployment".to_owned(),
+                "0190f0a0-0000-7000-8000-00000000dead".to_owned(),
+            ),
+        ]);
+        let orphan = docker
+            .create_container(
+                None::<bollard::query_parameters::CreateContainerOptions>,
+                bollard::models::ContainerCreateBody {
+                    image: Some(busybox.to_owned()),
+                    cmd: Some(vec!["sleep".into(), "300".into()]),
+                    labels: Some(orphan_labels),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()
+            .id;
+
+        // The orchestrator dies: at the next start it adopts the running HTTP container (a new
+        // session to the same endpoint) and replaces the stdio one.
         let old_cid = h["runtime_ref"].as_str().unwrap().to_owned();
         let url = e.s.db.url.clone();
         std::process::Command::new("kill")
@@ -533,7 +580,23 @@ mod docker {
             _reg: RegistryServer::start(vec![]).await,
         };
         let back = wait_state(&e2, &hid, "running").await;
-        assert_ne!(back["runtime_ref"].as_str().unwrap(), old_cid);
+        assert_eq!(
+            back["runtime_ref"].as_str().unwrap(),
+            old_cid,
+            "adopted, not replaced"
+        );
+        let st_back = wait_state(&e2, &st_id, "running").await;
+        assert_ne!(
+            st_back["runtime_ref"].as_str().unwrap(),
+            st_cid,
+            "a stdio server is replaced"
+        );
+        assert_eq!(containers_of(&docker, &st_id).await, 1);
+        assert_eq!(
+            containers_of(&docker, "0190f0a0-0000-7000-8000-00000000dead").await,
+            0,
+            "the orphan {orphan} was not removed"
+        );
         assert_eq!(
             containers_of(&docker, &hid).await,
             1,

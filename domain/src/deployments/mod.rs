@@ -1062,39 +1062,94 @@ pub async fn logs(
     Ok(Vec::new())
 }
 
-/// At start-up: removes containers of this installation that no deployment owns, marks
-/// deployments whose process or container is gone, and starts again those that should run.
-/// Processes a dead instance left behind (found by their `MCPO_DEPLOYMENT_ID`) are ended.
+/// Instances other than this one that are gone: stopped, or silent past the live window. On
+/// SQLite (one instance per database file) every other instance is gone.
+async fn gone_instances(ctx: &Ctx) -> Result<Option<Vec<String>>, DomainError> {
+    use crate::entities::instance;
+    if ctx.db.backend == types::DatabaseBackend::Sqlite {
+        return Ok(None); // all but this one
+    }
+    let window = chrono::Duration::from_std(crate::system::LIVE_WINDOW).unwrap_or_default();
+    let alive: Vec<String> = instance::Entity::find()
+        .filter(instance::Column::StoppedAt.is_null())
+        .filter(instance::Column::HeartbeatAt.gte(Utc::now() - window))
+        .all(&ctx.db.conn)
+        .await?
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    Ok(Some(alive))
+}
+
+/// At start-up: removes containers of this installation that no deployment owns; for the
+/// deployments of instances that are gone, **adopts** HTTP containers still running (a new
+/// session to the same endpoint), marks those whose container is gone (`missing`) or ended
+/// (`exited`), and starts again stdio servers that should run (a stdio session cannot be
+/// re-attached midway: their container or process is replaced). Processes a dead instance
+/// left behind are found by their `MCPO_DEPLOYMENT_ID` and ended.
 pub async fn reconcile(ctx: &Ctx) -> Result<(), DomainError> {
     let rows = deployment::Entity::find().all(&ctx.db.conn).await?;
-    if let Ok(d) = ctx.deployments.docker().await {
+    let alive = gone_instances(ctx).await?;
+    let owner_gone = |r: &deployment::Model| match (&alive, &r.instance_id) {
+        (_, None) => true,
+        (None, Some(i)) => *i != ctx.instance.id,
+        (Some(alive), Some(i)) => *i != ctx.instance.id && !alive.contains(i),
+    };
+    let docker = ctx.deployments.docker().await.ok();
+    if let Some(d) = &docker {
         if let Ok(managed) = d.list_managed().await {
             for (cid, dep_id, _running) in managed {
-                if !rows.iter().any(|r| r.id == dep_id) {
+                let owner = rows.iter().find(|r| r.id == dep_id);
+                let stale = match owner {
+                    None => true,
+                    Some(r) => owner_gone(r) && r.runtime_ref.as_deref() != Some(cid.as_str()),
+                };
+                if stale {
                     tracing::info!(target: "mcp_orchestrator::deploy", container = %cid, "removing an orphan container");
-                    let _ = d.remove(&cid).await;
-                } else if !rows
-                    .iter()
-                    .any(|r| r.id == dep_id && r.runtime_ref.as_deref() == Some(cid.as_str()))
-                {
                     let _ = d.remove(&cid).await;
                 }
             }
         }
     }
     for r in rows {
-        let was_live = matches!(r.state.as_str(), "running" | "starting");
-        if !was_live {
+        if !matches!(r.state.as_str(), "running" | "starting") || !owner_gone(&r) {
             continue;
         }
-        // The session died with the process that held it: end what is left, start again.
-        match (r.runtime.as_str(), &r.runtime_ref) {
-            ("process", Some(pid)) => end_left_process(pid, &r.id),
-            ("docker", Some(cid)) => {
-                if let Ok(d) = ctx.deployments.docker().await {
+        match (r.runtime.as_str(), &r.runtime_ref, &docker) {
+            ("docker", Some(cid), Some(d)) => match d.inspect(cid).await {
+                Ok(ContainerState::Running) if r.endpoint.is_some() => {
+                    if adopt(ctx, &r, cid).await.is_ok() {
+                        continue;
+                    }
                     let _ = d.remove(cid).await;
                 }
-            }
+                Ok(ContainerState::Running) => {
+                    let _ = d.remove(cid).await;
+                }
+                Ok(ContainerState::Exited(code)) => {
+                    set_state(ctx, &r.id, DeploymentState::Exited, Some(format!("the container exited with status {code} while the orchestrator was down")), |a| {
+                        a.instance_id = Set(Some(ctx.instance.id.clone()));
+                    }).await?;
+                    continue;
+                }
+                Ok(ContainerState::Missing) => {
+                    set_state(
+                        ctx,
+                        &r.id,
+                        DeploymentState::Missing,
+                        Some("the container was gone when the orchestrator started".into()),
+                        |a| {
+                            a.runtime_ref = Set(None);
+                            a.endpoint = Set(None);
+                            a.instance_id = Set(Some(ctx.instance.id.clone()));
+                        },
+                    )
+                    .await?;
+                    continue;
+                }
+                Err(_) => {}
+            },
+            ("process", Some(pid), _) => end_left_process(pid, &r.id),
             _ => {}
         }
         if r.desired == "running" {
@@ -1112,6 +1167,37 @@ pub async fn reconcile(ctx: &Ctx) -> Result<(), DomainError> {
         }
     }
     Ok(())
+}
+
+/// Takes over a running HTTP container: a new session to its endpoint, rediscovered.
+async fn adopt(ctx: &Ctx, r: &deployment::Model, cid: &str) -> Result<(), DomainError> {
+    let url = r.endpoint.clone().unwrap_or_default();
+    let limits = ctx.deployments.settings.mcp;
+    let session = Session::over_http(&url, limits).await.map_err(mcp_error)?;
+    let mut caps = match session.discover().await {
+        Ok(c) => c,
+        Err(e) => {
+            session.close().await;
+            return Err(mcp_error(e));
+        }
+    };
+    caps.discovered_at = Some(Utc::now());
+    ctx.deployments.live.write().await.insert(
+        r.id.clone(),
+        Arc::new(Live {
+            session,
+            runner: Mutex::new(Runner::Container { id: cid.to_owned() }),
+        }),
+    );
+    let caps_json = serde_json::to_string(&caps).unwrap_or_default();
+    let me = ctx.instance.id.clone();
+    tracing::info!(target: "mcp_orchestrator::deploy", deployment = %r.id, container = %cid, "adopted a running container");
+    set_state(ctx, &r.id, DeploymentState::Running, None, |a| {
+        a.capabilities = Set(Some(caps_json));
+        a.discovered_at = Set(Some(Utc::now()));
+        a.instance_id = Set(Some(me));
+    })
+    .await
 }
 
 /// Ends the process group `pid` if it still is this deployment's (its environment names it).
