@@ -31,6 +31,15 @@ if [ "${#apt_missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${apt_missing[@]}" >/dev/null
 fi
 
+# --- uv: the process runtime runs PyPI servers with `uvx` (server/tests/real_servers.rs) ---
+if [ "$MODE" = test ] && ! command -v uvx >/dev/null 2>&1; then
+  log "installing uv from PyPI"
+  python3 -m pip install --quiet --user --root-user-action=ignore uv
+  # Onto PATH, which the tests hand to the orchestrator and it to its children.
+  user_bin="$(python3 -m site --user-base)/bin"
+  as_root ln -sf "$user_bin/uv" "$user_bin/uvx" /usr/local/bin/
+fi
+
 # --- Rust toolchain pieces -------------------------------------------------------------
 if ! rustup target list --installed | grep -q '^wasm32-unknown-unknown$'; then
   log "adding the wasm32-unknown-unknown target"

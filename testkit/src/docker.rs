@@ -55,7 +55,11 @@ async fn build_dockerfile(
     for (path, mode, bytes) in files {
         append(&mut tar, &context_name(path), *mode, bytes);
     }
-    let context = tar.into_inner()?;
+    build_context(docker, tag, tar.into_inner()?).await
+}
+
+/// Builds the tar build `context` (a `Dockerfile` at its root) as `tag`.
+async fn build_context(docker: &Docker, tag: &str, context: Vec<u8>) -> Result<(), BoxError> {
     let options = BuildImageOptionsBuilder::default()
         .t(tag)
         .rm(true)
@@ -190,6 +194,146 @@ fn is_static_elf(elf: &[u8]) -> bool {
     })
 }
 
+/// The version of npm `@modelcontextprotocol/server-everything` that
+/// [`build_everything_image`] installs.
+pub const EVERYTHING_VERSION: &str = "2026.8.31";
+
+/// The node binary of this machine that [`build_everything_image`] puts in its image.
+const NODE: &str = "/usr/bin/node";
+
+/// Builds a `FROM scratch` image of npm `@modelcontextprotocol/server-everything`
+/// ([`EVERYTHING_VERSION`]) tagged `tag`, from files on this machine only: `npm install` into a
+/// temporary directory (the npm registry is the only download), then this machine's
+/// `/usr/bin/node` with every shared library `ldd` names for it (and the dynamic loader) at the
+/// same paths, and the installed `node_modules` under `/app`. `ENTRYPOINT` is node with the
+/// package's `bin` script (stdio by default), `USER 65534`, `HOME=/tmp`: it runs with a read-only
+/// root and a tmpfs `/tmp`. Returns the tag. The caller removes the image when done.
+pub async fn build_everything_image(docker: &Docker, tag: &str) -> Result<String, BoxError> {
+    const PACKAGE: &str = "@modelcontextprotocol/server-everything";
+    let started = std::time::Instant::now();
+    let dir = tempfile::tempdir()?;
+    let mut npm = tokio::process::Command::new("npm");
+    npm.arg("install")
+        .arg("--prefix")
+        .arg(dir.path())
+        .arg(format!("{PACKAGE}@{EVERYTHING_VERSION}"))
+        .args(["--no-audit", "--no-fund", "--loglevel=error"])
+        .current_dir(dir.path())
+        .kill_on_drop(true);
+    let out = tokio::time::timeout(std::time::Duration::from_secs(300), npm.output())
+        .await
+        .map_err(|_| "npm install of server-everything took over 300 s")??;
+    if !out.status.success() {
+        return Err(format!(
+            "npm install {PACKAGE}@{EVERYTHING_VERSION} failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    }
+    // The script the package runs as (`bin`), relative to the package.
+    let package_dir = format!("node_modules/{PACKAGE}");
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &tokio::fs::read(dir.path().join(&package_dir).join("package.json")).await?,
+    )?;
+    let bin = match &manifest["bin"] {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Object(m) => m
+            .values()
+            .find_map(|v| v.as_str())
+            .ok_or("server-everything's package.json has an empty `bin`")?
+            .to_owned(),
+        _ => return Err("server-everything's package.json has no `bin`".into()),
+    };
+    let script = format!("/app/{package_dir}/{}", bin.trim_start_matches("./"));
+    let libraries = shared_libraries(NODE).await?;
+    let dockerfile = format!(
+        "FROM scratch\nCOPY rootfs/ /\nENV HOME=/tmp\nUSER 65534\nENTRYPOINT {}\n",
+        serde_json::to_string(&[NODE, script.as_str()])?
+    );
+    let modules = dir.path().join("node_modules");
+    let context = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, BoxError> {
+        let mut tar = tar::Builder::new(Vec::new());
+        tar.mode(tar::HeaderMode::Deterministic);
+        // npm's `.bin` links stay links.
+        tar.follow_symlinks(false);
+        append(&mut tar, "Dockerfile", 0o644, dockerfile.as_bytes());
+        let mut dirs = std::collections::BTreeSet::new();
+        for file in std::iter::once(Path::new(NODE)).chain(libraries.iter().map(PathBuf::as_path)) {
+            let mut parent = file.parent();
+            while let Some(p) = parent.filter(|p| *p != Path::new("/")) {
+                dirs.insert(p.to_path_buf());
+                parent = p.parent();
+            }
+        }
+        for d in &dirs {
+            append_dir(&mut tar, &format!("rootfs{}", d.display()));
+        }
+        // Read through links (libstdc++.so.6 -> libstdc++.so.6.0.30): the copy keeps the name
+        // the loader looks for.
+        append(
+            &mut tar,
+            &format!("rootfs{NODE}"),
+            0o755,
+            &std::fs::read(NODE)?,
+        );
+        for lib in &libraries {
+            append(
+                &mut tar,
+                &format!("rootfs{}", lib.display()),
+                0o755,
+                &std::fs::read(lib)?,
+            );
+        }
+        append_dir(&mut tar, "rootfs/app");
+        tar.append_dir_all("rootfs/app/node_modules", &modules)?;
+        Ok(tar.into_inner()?)
+    })
+    .await??;
+    build_context(docker, tag, context).await?;
+    eprintln!(
+        "image {tag}: server-everything {EVERYTHING_VERSION} on this machine's node ({} ms)",
+        started.elapsed().as_millis()
+    );
+    Ok(tag.to_owned())
+}
+
+/// The shared libraries `ldd` names for `binary`, the dynamic loader included (absolute paths,
+/// as the binary and the loader look for them; the vDSO has no file and is left out).
+async fn shared_libraries(binary: &str) -> Result<Vec<PathBuf>, BoxError> {
+    let out = tokio::process::Command::new("ldd")
+        .arg(binary)
+        .kill_on_drop(true)
+        .output()
+        .await?;
+    if !out.status.success() {
+        return Err(format!(
+            "ldd {binary} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    }
+    let libraries: Vec<PathBuf> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| {
+            // `libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x…)` or `/lib64/ld-linux….so.2 (0x…)`
+            let path = line.split("=>").last()?.split_whitespace().next()?;
+            path.starts_with('/').then(|| PathBuf::from(path))
+        })
+        .collect();
+    if libraries.is_empty() {
+        return Err(format!("ldd names no shared library for {binary}").into());
+    }
+    if let Some(missing) = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find(|l| l.contains("not found"))
+    {
+        return Err(format!("{binary} misses a library: {}", missing.trim()).into());
+    }
+    Ok(libraries)
+}
+
 /// Builds [`BUSYBOX_IMAGE`] from the static busybox binary (Debian `busybox-static`).
 pub async fn build_busybox_image(docker: &Docker) -> &'static str {
     let path = ["/bin/busybox", "/usr/bin/busybox"]
@@ -209,6 +353,16 @@ pub async fn build_busybox_image(docker: &Docker) -> &'static str {
 
 fn context_name(path: &str) -> String {
     path.trim_start_matches('/').replace('/', "_")
+}
+
+fn append_dir(tar: &mut tar::Builder<Vec<u8>>, name: &str) {
+    let mut header = tar::Header::new_gnu();
+    header.set_entry_type(tar::EntryType::Directory);
+    header.set_size(0);
+    header.set_mode(0o755);
+    header.set_cksum();
+    tar.append_data(&mut header, name, std::io::empty())
+        .expect("tar entry");
 }
 
 fn append(tar: &mut tar::Builder<Vec<u8>>, name: &str, mode: u32, bytes: &[u8]) {

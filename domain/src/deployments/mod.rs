@@ -742,12 +742,21 @@ async fn end_runner(ctx: &Ctx, runner: &mut Runner, id: &str) -> Vec<LogLine> {
 
 /// Ends the live session and runner of `id`, if any.
 async fn shut_down(ctx: &Ctx, id: &str) {
-    if let Some(live) = ctx.deployments.take_live(id).await {
-        let mut runner = live.runner.lock().await;
-        end_runner(ctx, &mut runner, id).await;
-        drop(runner);
-        if let Ok(live) = Arc::try_unwrap(live) {
-            live.session.close().await;
+    let Some(live) = ctx.deployments.take_live(id).await else {
+        return;
+    };
+    match Arc::try_unwrap(live) {
+        // Closing the session first ends a stdio server's stdin: most servers exit at once,
+        // instead of waiting out the stop grace (a node PID 1 ignores SIGTERM).
+        Ok(Live { session, runner }) => {
+            session.close().await;
+            let mut runner = runner.into_inner();
+            end_runner(ctx, &mut runner, id).await;
+        }
+        // A call is still using the session: stop the runner under it.
+        Err(live) => {
+            let mut runner = live.runner.lock().await;
+            end_runner(ctx, &mut runner, id).await;
         }
     }
 }
