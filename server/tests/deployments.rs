@@ -103,7 +103,37 @@ fn alive(pid: i32) -> bool {
 
 #[tokio::test]
 async fn process_runtime_deploys_server_everything_and_cleans_up() {
-    let e = Env::start(vec![everything_entry()], &[("MCPO_DEPLOY_DOCKER", "false")]).await;
+    let mut missing_pkg = registry::item("io.mcpo.test/no-such-package", "1.0.0", "fails to start");
+    missing_pkg["server"]["packages"][0]["identifier"] = json!("@mcpo-test/no-such-package-7f3a");
+    let e = Env::start(
+        vec![everything_entry(), missing_pkg],
+        &[
+            ("MCPO_DEPLOY_DOCKER", "false"),
+            ("MCPO_DEPLOY_START_TIMEOUT_SECS", "60"),
+        ],
+    )
+    .await;
+
+    // A deploy that fails leaves no process behind.
+    let f = e
+        .json(
+            "POST",
+            "/api/v1/deployments?wait=true",
+            Some(json!({"server": "io.mcpo.test/no-such-package"})),
+            201,
+        )
+        .await;
+    assert_eq!(f["state"], "failed", "{f}");
+    assert!(f["runtime_ref"].is_null());
+    let marker = format!("MCPO_DEPLOYMENT_ID={}", f["id"].as_str().unwrap());
+    assert_eq!(processes_with(&marker), 0, "a failed start left a process");
+    e.json(
+        "DELETE",
+        &format!("/api/v1/deployments/{}", f["id"].as_str().unwrap()),
+        None,
+        204,
+    )
+    .await;
 
     // Bad configurations are refused before anything runs.
     for (body, why) in [
@@ -262,6 +292,24 @@ async fn process_runtime_deploys_server_everything_and_cleans_up() {
         .await;
     assert!(logs.to_string().contains("Starting"), "{logs}");
 
+    // Follow the logs (server-sent events): the lines so far arrive as `line` events.
+    let mut res = e
+        .send(
+            "GET",
+            &format!("/api/v1/deployments/{id}/logs?follow=true&tail=5"),
+            None,
+        )
+        .await;
+    assert_eq!(res.headers()["content-type"], "text/event-stream");
+    let chunk = tokio::time::timeout(Duration::from_secs(10), res.chunk())
+        .await
+        .expect("an event within 10 s")
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&chunk);
+    assert!(text.contains("event: line"), "{text}");
+    drop(res);
+
     // Kill the process behind the deployment: its state says so.
     unsafe {
         libc_kill(pid);
@@ -326,6 +374,25 @@ async fn process_runtime_deploys_server_everything_and_cleans_up() {
             .status(),
         404
     );
+}
+
+/// Processes whose environment holds `marker` (the runtime sets `MCPO_DEPLOYMENT_ID`).
+fn processes_with(marker: &str) -> usize {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
+        .filter(|e| {
+            std::fs::read(e.path().join("environ"))
+                .map(|env| env.split(|b| *b == 0).any(|kv| kv == marker.as_bytes()))
+                .unwrap_or(false)
+        })
+        .count()
 }
 
 /// SIGKILL to a process group (the runtime put the server in its own).
