@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TARGET="${CARGO_TARGET_DIR:-target}"
-cargo build --release -p server --bin mcp-orchestrator -p testkit --bin mcpo-test-registry --bin mcpo-test-image -p deploy-bench
+[ "${MCPO_BENCH_NO_BUILD:-}" = 1 ] || cargo build --release -p server --bin mcp-orchestrator -p testkit --bin mcpo-test-registry --bin mcpo-test-image -p deploy-bench --bin deploy-bench
 IMAGE="mcpo-test/mcp-test-server:bench"
 "$TARGET/release/mcpo-test-image" "$IMAGE" >/dev/null
 work=$(mktemp -d)

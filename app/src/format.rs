@@ -75,50 +75,8 @@ pub fn placeholder_pieces(text: &str, placeholders: &[String]) -> Vec<(String, b
     pieces
 }
 
-/// Placeholders in `text` an operator must replace: `<path>`, `{dir}`, `${TOKEN}`, `$TOKEN`.
-/// The same rules as the service layer's (`domain::registries::server_json::placeholders`),
-/// so the deploy form flags what the server would refuse.
-pub fn placeholders(text: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    let b = text.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        let close = match b[i] {
-            b'<' => Some(b'>'),
-            b'{' => Some(b'}'),
-            b'$' if b.get(i + 1) == Some(&b'{') => Some(b'}'),
-            _ => None,
-        };
-        if let Some(close) = close {
-            if let Some(len) = b[i + 1..].iter().position(|&c| c == close) {
-                let inner = &text[i + 1..i + 1 + len];
-                let inner = inner.strip_prefix('{').unwrap_or(inner);
-                if !inner.is_empty()
-                    && inner.len() <= 100
-                    && inner.chars().any(|c| c.is_ascii_alphabetic())
-                    && !inner.contains(['<', '{', '"'])
-                {
-                    found.push(text[i..i + 2 + len].to_owned());
-                    i += len + 2;
-                    continue;
-                }
-            }
-        }
-        if b[i] == b'$' {
-            let name_len = b[i + 1..]
-                .iter()
-                .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || **c == b'_')
-                .count();
-            if name_len >= 2 && b[i + 1].is_ascii_uppercase() {
-                found.push(text[i..i + 1 + name_len].to_owned());
-                i += name_len + 1;
-                continue;
-            }
-        }
-        i += 1;
-    }
-    found
-}
+/// Placeholders in `text` an operator must replace (the service layer's own rules).
+pub use types::catalog::placeholders;
 
 /// A duration in milliseconds for people: `0.4 ms`, `12 ms`, `1.25 s`.
 pub fn millis(ms: f64) -> String {

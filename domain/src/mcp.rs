@@ -138,7 +138,6 @@ impl Session {
 
     /// Lists tools, resources and prompts (each capability the server declared), every page.
     pub async fn discover(&self) -> Result<Capabilities, McpError> {
-        let t = self.limits.request_timeout;
         let info = self.client.peer_info();
         let mut caps = Capabilities::default();
         let declared = info
@@ -152,24 +151,12 @@ impl Session {
             }
             caps.protocol_version = i.protocol_version.to_string();
         }
+        let params = |cursor| Some(PaginatedRequestParams::default().with_cursor(cursor));
         if declared.tools.is_some() {
-            let mut cursor = None;
-            for page in 1..=self.limits.max_pages + 1 {
-                if page > self.limits.max_pages {
-                    return Err(McpError::TooManyPages {
-                        what: "tools/list",
-                        pages: self.limits.max_pages,
-                    });
-                }
-                let r = bounded(
-                    "tools/list",
-                    t,
-                    self.client
-                        .list_tools(Some(PaginatedRequestParams::default().with_cursor(cursor))),
-                )
-                .await?;
-                caps.tools.extend(r.tools.into_iter().map(|tool| {
-                    ToolInfo {
+            caps.tools = self
+                .all_pages("tools/list", |c| async move {
+                    let r = self.client.list_tools(params(c)).await?;
+                    let items = r.tools.into_iter().map(|tool| ToolInfo {
                         name: tool.name.to_string(),
                         title: tool.title.clone(),
                         description: tool.description.as_ref().map(|d| d.to_string()),
@@ -178,62 +165,30 @@ impl Session {
                             .output_schema
                             .as_ref()
                             .map(|s| serde_json::Value::Object((**s).clone())),
-                    }
-                }));
-                cursor = r.next_cursor;
-                if cursor.is_none() {
-                    break;
-                }
-            }
+                    });
+                    Ok((items.collect(), r.next_cursor))
+                })
+                .await?;
         }
         if declared.resources.is_some() {
-            let mut cursor = None;
-            for page in 1..=self.limits.max_pages + 1 {
-                if page > self.limits.max_pages {
-                    return Err(McpError::TooManyPages {
-                        what: "resources/list",
-                        pages: self.limits.max_pages,
-                    });
-                }
-                let r = bounded(
-                    "resources/list",
-                    t,
-                    self.client.list_resources(Some(
-                        PaginatedRequestParams::default().with_cursor(cursor),
-                    )),
-                )
-                .await?;
-                caps.resources
-                    .extend(r.resources.into_iter().map(|res| ResourceInfo {
+            caps.resources = self
+                .all_pages("resources/list", |c| async move {
+                    let r = self.client.list_resources(params(c)).await?;
+                    let items = r.resources.into_iter().map(|res| ResourceInfo {
                         uri: res.uri.clone(),
                         name: res.name.clone(),
                         description: res.description.clone(),
                         mime_type: res.mime_type.clone(),
-                    }));
-                cursor = r.next_cursor;
-                if cursor.is_none() {
-                    break;
-                }
-            }
+                    });
+                    Ok((items.collect(), r.next_cursor))
+                })
+                .await?;
         }
         if declared.prompts.is_some() {
-            let mut cursor = None;
-            for page in 1..=self.limits.max_pages + 1 {
-                if page > self.limits.max_pages {
-                    return Err(McpError::TooManyPages {
-                        what: "prompts/list",
-                        pages: self.limits.max_pages,
-                    });
-                }
-                let r = bounded(
-                    "prompts/list",
-                    t,
-                    self.client
-                        .list_prompts(Some(PaginatedRequestParams::default().with_cursor(cursor))),
-                )
-                .await?;
-                caps.prompts.extend(r.prompts.into_iter().map(|p| {
-                    PromptInfo {
+            caps.prompts = self
+                .all_pages("prompts/list", |c| async move {
+                    let r = self.client.list_prompts(params(c)).await?;
+                    let items = r.prompts.into_iter().map(|p| PromptInfo {
                         name: p.name.clone(),
                         description: p.description.clone(),
                         arguments: p
@@ -245,15 +200,39 @@ impl Session {
                                 required: a.required.unwrap_or(false),
                             })
                             .collect(),
-                    }
-                }));
-                cursor = r.next_cursor;
-                if cursor.is_none() {
-                    break;
-                }
-            }
+                    });
+                    Ok((items.collect(), r.next_cursor))
+                })
+                .await?;
         }
         Ok(caps)
+    }
+
+    /// Every page of a list (`what`), each request bounded by the request timeout, at most
+    /// `max_pages` pages.
+    async fn all_pages<T, F, Fut>(
+        &self,
+        what: &'static str,
+        mut page: F,
+    ) -> Result<Vec<T>, McpError>
+    where
+        F: FnMut(Option<String>) -> Fut,
+        Fut: std::future::Future<Output = Result<(Vec<T>, Option<String>), rmcp::ServiceError>>,
+    {
+        let mut out = Vec::new();
+        let mut cursor = None;
+        for _ in 0..self.limits.max_pages {
+            let (items, next) = bounded(what, self.limits.request_timeout, page(cursor)).await?;
+            out.extend(items);
+            match next {
+                None => return Ok(out),
+                next => cursor = next,
+            }
+        }
+        Err(McpError::TooManyPages {
+            what,
+            pages: self.limits.max_pages,
+        })
     }
 
     /// Calls `tool` with `arguments`; the result as MCP JSON (`content`, `structuredContent`,

@@ -561,6 +561,31 @@ mod docker {
             .await;
         assert_eq!(r["result"]["structuredContent"]["sum"], 42.0, "{r}");
 
+        // Concurrent deploys of one server each get their own name and container.
+        let many = futures_util::future::join_all((0..5).map(|_| {
+            e.json(
+                "POST",
+                "/api/v1/deployments?wait=true",
+                Some(json!({"server": "io.mcpo.test/stdio"})),
+                201,
+            )
+        }))
+        .await;
+        let mut names: Vec<&str> = many.iter().map(|d| d["name"].as_str().unwrap()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), 5, "{names:?}");
+        for d in &many {
+            assert_eq!(d["state"], "running", "{d}");
+            e.json(
+                "DELETE",
+                &format!("/api/v1/deployments/{}", d["id"].as_str().unwrap()),
+                None,
+                204,
+            )
+            .await;
+        }
+
         // A deploy that fails leaves nothing behind.
         let b = e
             .json(

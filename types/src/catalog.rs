@@ -1,6 +1,7 @@
 //! The catalog: MCP servers and their versions as synced from registry sources.
 
 use chrono::{DateTime, Utc};
+
 use serde::{Deserialize, Serialize};
 
 /// Whether a server version is current.
@@ -315,4 +316,48 @@ pub struct CatalogVersion {
     /// The server.json document as the source published it.
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub server_json: serde_json::Value,
+}
+
+/// Placeholders an operator must replace: `<path>`, `${TOKEN}`, `$TOKEN`, `{dir}`. Shared by
+/// the catalog's verdicts, deployment plans and the deploy form.
+pub fn placeholders(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let close = match b[i] {
+            b'<' => Some(b'>'),
+            b'{' => Some(b'}'),
+            b'$' if b.get(i + 1) == Some(&b'{') => Some(b'}'),
+            _ => None,
+        };
+        if let Some(close) = close {
+            if let Some(len) = b[i + 1..].iter().position(|&c| c == close) {
+                let inner = &text[i + 1..i + 1 + len];
+                let inner = inner.strip_prefix('{').unwrap_or(inner);
+                if !inner.is_empty()
+                    && inner.len() <= 100
+                    && inner.chars().any(|c| c.is_ascii_alphabetic())
+                    && !inner.contains(['<', '{', '"'])
+                {
+                    found.push(text[i..i + 2 + len].to_owned());
+                    i += len + 2;
+                    continue;
+                }
+            }
+        }
+        if b[i] == b'$' {
+            let name_len = b[i + 1..]
+                .iter()
+                .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || **c == b'_')
+                .count();
+            if name_len >= 2 && b[i + 1].is_ascii_uppercase() {
+                found.push(text[i..i + 1 + name_len].to_owned());
+                i += name_len + 1;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    found
 }

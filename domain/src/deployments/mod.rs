@@ -317,24 +317,7 @@ pub async fn create(
     )
     .await?;
     let plan = plan::plan(&entry, &req, ctx.deployments.has_docker().await)?;
-    // A default name gets a suffix when taken; a chosen one must be free.
-    let mut name = plan.name.clone();
-    for n in 2..=100 {
-        let taken = deployment::Entity::find()
-            .filter(deployment::Column::Name.eq(&name))
-            .one(&ctx.db.conn)
-            .await?
-            .is_some();
-        if !taken {
-            break;
-        }
-        if req.name.is_some() {
-            return Err(DomainError::Conflict(format!(
-                "a deployment named {name:?} exists"
-            )));
-        }
-        name = format!("{}-{n}", plan.name.chars().take(58).collect::<String>());
-    }
+    let mut name = free_name(ctx, &plan.name, req.name.is_some()).await?;
     let id = uuid::Uuid::now_v7().to_string();
     let now = Utc::now();
     let launch = match &plan.launch {
@@ -372,24 +355,7 @@ pub async fn create(
             secret: e.secret,
         })
         .collect();
-    let txn = ctx.db.conn.begin().await?;
-    if plan.env.iter().any(|e| e.secret) {
-        let key = ctx
-            .secret_key
-            .as_deref()
-            .ok_or_else(|| DomainError::Internal("the secret store has no key".into()))?;
-        for e in plan.env.iter().filter(|e| e.secret) {
-            secrets::put(
-                &txn,
-                key,
-                &secret_name(&id, e.name.as_str()),
-                &SecretValue::new(e.value.clone()),
-            )
-            .await
-            .map_err(map_secret)?;
-        }
-    }
-    let row = deployment::ActiveModel {
+    let model = |name: String| deployment::ActiveModel {
         id: Set(id.clone()),
         name: Set(name),
         server: Set(plan.server.clone()),
@@ -414,9 +380,48 @@ pub async fn create(
         updated_at: Set(now),
         started_at: Set(None),
         stopped_at: Set(None),
+    };
+    // Concurrent deploys of one server race for its default name: the unique index decides,
+    // and the loser takes the next free suffix.
+    let mut tries = 0;
+    let (txn, row) = loop {
+        let txn = ctx.db.conn.begin().await?;
+        match model(name.clone()).insert(&txn).await {
+            Ok(row) => break (txn, row),
+            Err(e)
+                if matches!(
+                    e.sql_err(),
+                    Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+                ) =>
+            {
+                drop(txn);
+                tries += 1;
+                if req.name.is_some() || tries > 20 {
+                    return Err(DomainError::Conflict(format!(
+                        "a deployment named {name:?} exists"
+                    )));
+                }
+                name = free_name(ctx, &plan.name, false).await?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    if plan.env.iter().any(|e| e.secret) {
+        let key = ctx
+            .secret_key
+            .as_deref()
+            .ok_or_else(|| DomainError::Internal("the secret store has no key".into()))?;
+        for e in plan.env.iter().filter(|e| e.secret) {
+            secrets::put(
+                &txn,
+                key,
+                &secret_name(&id, e.name.as_str()),
+                &SecretValue::new(e.value.clone()),
+            )
+            .await
+            .map_err(map_secret)?;
+        }
     }
-    .insert(&txn)
-    .await?;
     audit::record(
         &txn,
         caller,
@@ -434,6 +439,28 @@ pub async fn create(
     let info = to_info(&row);
     let handle = spawn_start(ctx.clone(), id);
     Ok((info, handle))
+}
+
+/// `base`, or `base-2`, `base-3`… whichever is free; a chosen name (`exact`) must be free.
+async fn free_name(ctx: &Ctx, base: &str, exact: bool) -> Result<String, DomainError> {
+    let mut name = base.to_owned();
+    for n in 2..=1000 {
+        let taken = deployment::Entity::find()
+            .filter(deployment::Column::Name.eq(&name))
+            .one(&ctx.db.conn)
+            .await?
+            .is_some();
+        if !taken {
+            return Ok(name);
+        }
+        if exact {
+            return Err(DomainError::Conflict(format!(
+                "a deployment named {name:?} exists"
+            )));
+        }
+        name = format!("{}-{n}", base.chars().take(58).collect::<String>());
+    }
+    Err(DomainError::Conflict(format!("no free name like {base:?}")))
 }
 
 fn spawn_start(ctx: Ctx, id: String) -> tokio::task::JoinHandle<DeploymentInfo> {

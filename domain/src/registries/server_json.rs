@@ -190,48 +190,7 @@ pub fn check(raw_len: usize, doc: &ServerJson) -> Option<String> {
     name_problem(&doc.name).or_else(|| version_problem(&doc.version))
 }
 
-/// Placeholders an operator must replace: `<path>`, `${TOKEN}`, `$TOKEN`, `{dir}`.
-pub fn placeholders(text: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    let b = text.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        let close = match b[i] {
-            b'<' => Some(b'>'),
-            b'{' => Some(b'}'),
-            b'$' if b.get(i + 1) == Some(&b'{') => Some(b'}'),
-            _ => None,
-        };
-        if let Some(close) = close {
-            if let Some(len) = b[i + 1..].iter().position(|&c| c == close) {
-                let inner = &text[i + 1..i + 1 + len];
-                let inner = inner.strip_prefix('{').unwrap_or(inner);
-                if !inner.is_empty()
-                    && inner.len() <= 100
-                    && inner.chars().any(|c| c.is_ascii_alphabetic())
-                    && !inner.contains(['<', '{', '"'])
-                {
-                    found.push(text[i..i + 2 + len].to_owned());
-                    i += len + 2;
-                    continue;
-                }
-            }
-        }
-        if b[i] == b'$' {
-            let name_len = b[i + 1..]
-                .iter()
-                .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || **c == b'_')
-                .count();
-            if name_len >= 2 && b[i + 1].is_ascii_uppercase() {
-                found.push(text[i..i + 1 + name_len].to_owned());
-                i += name_len + 1;
-                continue;
-            }
-        }
-        i += 1;
-    }
-    found
-}
+pub use types::catalog::placeholders;
 
 fn argument(a: &RawArgument) -> Argument {
     let mut ph = Vec::new();
