@@ -34,49 +34,14 @@ impl Env {
         let reg = RegistryServer::start(entries).await;
         let s = TestServer::spawn_with(BIN, TestDb::new(Backend::Sqlite).await, env).await;
         let key = s.api_key("admin");
-        let e = Self { s, key, _reg: reg };
-        let r = e
-            .json(
-                "POST",
-                "/api/v1/registries",
-                Some(json!({"name": "test", "kind": "mcp-registry", "url": e._reg.url})),
-                201,
-            )
-            .await;
-        let sync = e
-            .json(
-                "POST",
-                &format!(
-                    "/api/v1/registries/{}/sync?wait=true",
-                    r["id"].as_str().unwrap()
-                ),
-                None,
-                200,
-            )
-            .await;
-        assert_eq!(sync["state"], "succeeded", "{sync}");
-        e
+        s.add_synced_registry(&key, "test", &reg.url).await;
+        Self { s, key, _reg: reg }
     }
 
     async fn json(&self, method: &str, path: &str, body: Option<Value>, status: u16) -> Value {
-        let mut req = self
-            .s
-            .client
-            .request(method.parse().unwrap(), self.s.url(path))
-            .timeout(Duration::from_secs(150))
-            .bearer_auth(&self.key);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let res = req.send().await.expect("request");
-        let got = res.status().as_u16();
-        let text = res.text().await.unwrap();
-        assert_eq!(got, status, "{method} {path}: {text}");
-        if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap()
-        }
+        self.s
+            .call_json(&self.key, method, path, body, status)
+            .await
     }
 
     /// Panics with the deployment's last log lines unless `d` is running.

@@ -41,27 +41,13 @@ impl Env {
     }
 
     async fn send(&self, method: &str, path: &str, body: Option<Value>) -> reqwest::Response {
-        let mut req = self
-            .s
-            .client
-            .request(method.parse().unwrap(), self.s.url(path))
-            .bearer_auth(&self.key);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        req.send().await.expect("request")
+        self.s.call(&self.key, method, path, body).await
     }
 
     async fn json(&self, method: &str, path: &str, body: Option<Value>, status: u16) -> Value {
-        let res = self.send(method, path, body).await;
-        let got = res.status().as_u16();
-        let text = res.text().await.unwrap();
-        assert_eq!(got, status, "{method} {path}: {text}");
-        if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap()
-        }
+        self.s
+            .call_json(&self.key, method, path, body, status)
+            .await
     }
 
     async fn add_registry(&self) -> String {

@@ -157,6 +157,77 @@ impl TestServer {
             .expect("GET")
     }
 
+    /// `method path` with `Authorization: Bearer key` and an optional JSON body (a timeout
+    /// long enough for a deploy that downloads its package).
+    pub async fn call(
+        &self,
+        key: &str,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> reqwest::Response {
+        let mut req = self
+            .client
+            .request(method.parse().expect("an HTTP method"), self.url(path))
+            .timeout(Duration::from_secs(180))
+            .bearer_auth(key);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        req.send().await.expect("request")
+    }
+
+    /// [`Self::call`], asserting the status; the body as JSON (`Null` when empty).
+    ///
+    /// # Panics
+    /// On another status (the message shows the body).
+    pub async fn call_json(
+        &self,
+        key: &str,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+        status: u16,
+    ) -> serde_json::Value {
+        let res = self.call(key, method, path, body).await;
+        let got = res.status().as_u16();
+        let text = res.text().await.unwrap_or_default();
+        assert_eq!(got, status, "{method} {path}: {text}");
+        if text.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_str(&text).expect("a JSON body")
+        }
+    }
+
+    /// Adds an `mcp-registry` source named `name` at `url` and syncs it; the ended sync.
+    ///
+    /// # Panics
+    /// When either call fails or the sync does not succeed.
+    pub async fn add_synced_registry(&self, key: &str, name: &str, url: &str) -> serde_json::Value {
+        let r = self
+            .call_json(
+                key,
+                "POST",
+                "/api/v1/registries",
+                Some(serde_json::json!({"name": name, "kind": "mcp-registry", "url": url})),
+                201,
+            )
+            .await;
+        let id = r["id"].as_str().expect("a registry id");
+        let sync = self
+            .call_json(
+                key,
+                "POST",
+                &format!("/api/v1/registries/{id}/sync?wait=true"),
+                None,
+                200,
+            )
+            .await;
+        assert_eq!(sync["state"], "succeeded", "{sync}");
+        sync
+    }
+
     /// A client with a cookie jar, signed in through the login form as `username`.
     ///
     /// # Panics
