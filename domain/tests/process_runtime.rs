@@ -54,6 +54,17 @@ async fn environment_is_cleared_to_the_allow_list_plus_the_deployment() {
             "{name} leaked into the child"
         );
     }
+    // `env` exits by itself once it has written (stdout's end comes a moment before its
+    // exit): wait for that rather than racing it with SIGTERM.
+    let mut code = None;
+    for _ in 0..200 {
+        code = p.exit_status();
+        if code.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(code, Some(0));
     assert_eq!(p.stop(Duration::from_secs(5)).await, Some(0));
 }
 
