@@ -75,6 +75,17 @@ impl DomainError {
     }
 }
 
+/// The secret store's database errors stay database errors (503); anything else (a wrong
+/// key, a corrupt value) is a bug or an operator's mistake, shown only in the logs.
+impl From<crate::secrets::SecretError> for DomainError {
+    fn from(e: crate::secrets::SecretError) -> Self {
+        match e {
+            crate::secrets::SecretError::Database(db) => Self::Database(db),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
 impl From<FieldError> for DomainError {
     fn from(e: FieldError) -> Self {
         Self::Invalid(e)

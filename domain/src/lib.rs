@@ -41,6 +41,13 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// The secret-store key, which `serve` always sets.
+    pub fn secrets(&self) -> Result<&secrets::SecretKey, DomainError> {
+        self.secret_key
+            .as_deref()
+            .ok_or_else(|| DomainError::Internal("the secret store has no key".into()))
+    }
+
     /// A context for `db` and this process.
     pub fn new(db: Database, instance: Instance) -> Self {
         Self {

@@ -141,13 +141,6 @@ fn secret_name(id: &str, var: &str) -> String {
     format!("deployment/{id}/env/{var}")
 }
 
-fn map_secret(e: secrets::SecretError) -> DomainError {
-    match e {
-        secrets::SecretError::Database(db) => DomainError::Database(db),
-        other => DomainError::Internal(other.to_string()),
-    }
-}
-
 fn launch_text(l: &StoredLaunch) -> String {
     match l {
         StoredLaunch::Npm { package, version } => format!("npx -y {package}@{version}"),
@@ -407,10 +400,7 @@ pub async fn create(
         }
     };
     if plan.env.iter().any(|e| e.secret) {
-        let key = ctx
-            .secret_key
-            .as_deref()
-            .ok_or_else(|| DomainError::Internal("the secret store has no key".into()))?;
+        let key = ctx.secrets()?;
         for e in plan.env.iter().filter(|e| e.secret) {
             secrets::put(
                 &txn,
@@ -418,8 +408,7 @@ pub async fn create(
                 &secret_name(&id, e.name.as_str()),
                 &SecretValue::new(e.value.clone()),
             )
-            .await
-            .map_err(map_secret)?;
+            .await?;
         }
     }
     audit::record(
@@ -508,13 +497,8 @@ async fn spec_of(ctx: &Ctx, m: &deployment::Model) -> Result<(Spec, Transport), 
     for e in env {
         let name = EnvName::parse(&e.name)?;
         let value = if e.secret {
-            let key = ctx
-                .secret_key
-                .as_deref()
-                .ok_or_else(|| DomainError::Internal("the secret store has no key".into()))?;
-            secrets::get(&ctx.db.conn, key, &secret_name(&m.id, &e.name))
-                .await
-                .map_err(map_secret)?
+            secrets::get(&ctx.db.conn, ctx.secrets()?, &secret_name(&m.id, &e.name))
+                .await?
                 .ok_or_else(|| {
                     DomainError::Internal(format!("the secret value of {} is missing", e.name))
                 })?
@@ -944,9 +928,7 @@ pub async fn delete(ctx: &Ctx, caller: &Caller, id: &str) -> Result<(), DomainEr
     let env: Vec<StoredEnv> = serde_json::from_str(&m.env).unwrap_or_default();
     let txn = ctx.db.conn.begin().await?;
     for e in env.iter().filter(|e| e.secret) {
-        secrets::delete(&txn, &secret_name(id, &e.name))
-            .await
-            .map_err(map_secret)?;
+        secrets::delete(&txn, &secret_name(id, &e.name)).await?;
     }
     deployment::Entity::delete_by_id(id).exec(&txn).await?;
     audit::record(

@@ -234,19 +234,6 @@ fn auth_value(raw: &str) -> Result<SecretValue, DomainError> {
     Ok(SecretValue::new(raw))
 }
 
-fn secret_key(ctx: &Ctx) -> Result<&secrets::SecretKey, DomainError> {
-    ctx.secret_key
-        .as_deref()
-        .ok_or_else(|| DomainError::Internal("the secret store has no key".into()))
-}
-
-fn map_secret(e: secrets::SecretError) -> DomainError {
-    match e {
-        secrets::SecretError::Database(db) => DomainError::Database(db),
-        other => DomainError::Internal(other.to_string()),
-    }
-}
-
 fn next_due(interval_secs: Option<i32>) -> Option<chrono::DateTime<Utc>> {
     interval_secs.map(|s| Utc::now() + scheduler::jittered(Duration::from_secs(s as u64)))
 }
@@ -310,9 +297,7 @@ pub async fn create(
     let auth_secret = match &auth {
         Some(value) => {
             let sname = secret_name(&id);
-            secrets::put(&txn, secret_key(ctx)?, &sname, value)
-                .await
-                .map_err(map_secret)?;
+            secrets::put(&txn, ctx.secrets()?, &sname, value).await?;
             Some(sname)
         }
         None => None,
@@ -412,9 +397,7 @@ pub async fn update(
     let txn = ctx.db.conn.begin().await?;
     match req.auth_value.as_deref() {
         Some("") => {
-            secrets::delete(&txn, &secret_name(id))
-                .await
-                .map_err(map_secret)?;
+            secrets::delete(&txn, &secret_name(id)).await?;
             active.auth_secret = Set(None);
             active.auth_header_name = Set(None);
             changed.push("auth");
@@ -427,9 +410,7 @@ pub async fn update(
                 ));
             }
             let value = auth_value(v)?;
-            secrets::put(&txn, secret_key(ctx)?, &secret_name(id), &value)
-                .await
-                .map_err(map_secret)?;
+            secrets::put(&txn, ctx.secrets()?, &secret_name(id), &value).await?;
             active.auth_secret = Set(Some(secret_name(id)));
             if row.auth_header_name.is_none() && header.is_none() {
                 active.auth_header_name = Set(Some("Authorization".into()));
@@ -489,9 +470,7 @@ pub async fn delete(ctx: &Ctx, caller: &Caller, id: &str) -> Result<(), DomainEr
         .filter(registry_sync::Column::RegistryId.eq(id))
         .exec(&txn)
         .await?;
-    secrets::delete(&txn, &secret_name(id))
-        .await
-        .map_err(map_secret)?;
+    secrets::delete(&txn, &secret_name(id)).await?;
     registry::Entity::delete_by_id(id).exec(&txn).await?;
     crate::catalog::bump(&txn).await?;
     audit::record(

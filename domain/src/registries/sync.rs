@@ -349,10 +349,7 @@ async fn credential(
     let Some(name) = &reg.auth_secret else {
         return Ok(None);
     };
-    let key = ctx
-        .secret_key
-        .as_deref()
-        .ok_or("the secret store has no key")?;
+    let key = ctx.secrets().map_err(|e| e.to_string())?;
     let value = secrets::get(&ctx.db.conn, key, name)
         .await
         .map_err(|e| format!("cannot read the registry's credential: {e}"))?
