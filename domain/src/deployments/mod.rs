@@ -1045,7 +1045,7 @@ pub async fn logs(
 ) -> Result<Vec<LogLine>, DomainError> {
     caller.require(Role::Viewer)?;
     let m = find(ctx, id).await?;
-    let tail = tail.clamp(1, process::LOG_LINES);
+    let tail = tail.clamp(1, crate::runtime::LOG_LINES);
     if let Some(live) = ctx.deployments.get_live(id).await {
         let runner = live.runner.lock().await;
         return Ok(match &*runner {

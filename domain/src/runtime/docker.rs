@@ -18,11 +18,7 @@
 //! Restart is stop + remove + a new start ([`DockerRuntime::restart`]): a stdio server needs a
 //! fresh attach anyway, and a new container starts from a clean file system.
 
-use std::{
-    collections::{HashMap, VecDeque},
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{collections::HashMap, time::Duration};
 
 use bollard::{
     container::LogOutput,
@@ -41,7 +37,7 @@ use bollard::{
 use futures_util::StreamExt as _;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 
-use super::{LogLine, RuntimeError, Spec};
+use super::{LogBuffer, LogLine, RuntimeError, Spec, MAX_LINE};
 use crate::runtime::Launch;
 
 /// Label naming the orchestrator instance that owns a container.
@@ -61,10 +57,6 @@ pub const TMP_TMPFS: &str = "rw,noexec,nosuid,nodev,size=64m,mode=1777";
 pub const RUNNER_HOME: &str = "/home/mcp";
 /// The tmpfs on [`RUNNER_HOME`].
 pub const RUNNER_HOME_TMPFS: &str = "rw,exec,nosuid,nodev,size=512m,mode=1777";
-/// Lines of attached stderr kept per container (see [`Container::attached_stderr`]).
-pub const ATTACHED_LOG_LINES: usize = 2_000;
-/// Longest log line kept; longer ones are cut.
-const MAX_LINE: usize = 8192;
 /// Most log entries read to find a stdio server's last stderr lines.
 const MAX_LOG_SCAN: usize = 200_000;
 
@@ -139,7 +131,7 @@ pub struct Container {
     pub stdio: Option<StdioPair>,
     /// HTTP servers: `http://127.0.0.1:HOSTPORT{path}`.
     pub http_url: Option<String>,
-    attached: Option<Arc<Mutex<VecDeque<LogLine>>>>,
+    attached: Option<LogBuffer>,
 }
 
 impl std::fmt::Debug for Container {
@@ -160,14 +152,7 @@ impl Container {
     pub fn attached_stderr(&self, tail: usize) -> Vec<LogLine> {
         self.attached
             .as_ref()
-            .and_then(|l| {
-                l.lock().ok().map(|l| {
-                    l.iter()
-                        .skip(l.len().saturating_sub(tail))
-                        .cloned()
-                        .collect()
-                })
-            })
+            .map(|l| l.tail(tail))
             .unwrap_or_default()
     }
 }
@@ -242,28 +227,6 @@ fn with_tag(image: &str) -> String {
 fn is_root_user(user: &str) -> bool {
     let name = user.split(':').next().unwrap_or("").trim();
     name.is_empty() || name == "root" || name == "0"
-}
-
-/// `text`, cut at [`MAX_LINE`] bytes (on a character boundary) with `…` appended.
-fn cut_line(text: &str) -> String {
-    if text.len() <= MAX_LINE {
-        return text.to_owned();
-    }
-    let mut end = MAX_LINE;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &text[..end])
-}
-
-fn push_line(logs: &Mutex<VecDeque<LogLine>>, at: chrono::DateTime<chrono::Utc>, text: &str) {
-    let text = cut_line(text.strip_suffix('\r').unwrap_or(text));
-    if let Ok(mut l) = logs.lock() {
-        if l.len() == ATTACHED_LOG_LINES {
-            l.pop_front();
-        }
-        l.push_back(LogLine { at, text });
-    }
 }
 
 /// What a container runs.
@@ -676,7 +639,7 @@ impl DockerRuntime {
                 )
                 .await
                 .map_err(|e| engine(format_args!("cannot attach to container {name}"), &e))?;
-            let logs = Arc::new(Mutex::new(VecDeque::with_capacity(256)));
+            let logs = LogBuffer::default();
             let stdout = pump(attach.output, logs.clone());
             container.stdio = Some((Box::new(stdout), Box::new(attach.input)));
             container.attached = Some(logs);
@@ -927,11 +890,7 @@ impl DockerRuntime {
                     },
                     None => (chrono::Utc::now(), frame),
                 };
-                let line = line.strip_suffix('\r').unwrap_or(line);
-                lines.push(LogLine {
-                    at,
-                    text: cut_line(line),
-                });
+                lines.push(LogLine::new(at, line));
             }
         }
         Ok((lines, entries))
@@ -1000,7 +959,7 @@ fn pump(
     mut output: std::pin::Pin<
         Box<dyn futures_util::Stream<Item = Result<LogOutput, DockerError>> + Send>,
     >,
-    logs: Arc<Mutex<VecDeque<LogLine>>>,
+    logs: LogBuffer,
 ) -> tokio::io::DuplexStream {
     let (reader, mut writer) = tokio::io::duplex(256 * 1024);
     tokio::spawn(async move {
@@ -1017,11 +976,11 @@ fn pump(
                     partial.push_str(&String::from_utf8_lossy(&message));
                     while let Some(end) = partial.find('\n') {
                         let line: String = partial.drain(..=end).collect();
-                        push_line(&logs, chrono::Utc::now(), &line[..line.len() - 1]);
+                        logs.push(&line[..line.len() - 1]);
                     }
                     if partial.len() > MAX_LINE {
                         let line = std::mem::take(&mut partial);
-                        push_line(&logs, chrono::Utc::now(), &line);
+                        logs.push(&line);
                     }
                 }
                 Ok(LogOutput::StdIn { .. }) => {}
@@ -1029,7 +988,7 @@ fn pump(
             }
         }
         if !partial.is_empty() {
-            push_line(&logs, chrono::Utc::now(), &partial);
+            logs.push(&partial);
         }
         let _ = writer.shutdown().await;
     });

@@ -5,6 +5,11 @@
 pub mod docker;
 pub mod process;
 
+use std::{
+    collections::VecDeque,
+    sync::{Arc, Mutex},
+};
+
 use chrono::{DateTime, Utc};
 use types::env::EnvName;
 
@@ -94,11 +99,58 @@ impl Spec {
     }
 }
 
+/// Longest log line kept; longer ones are cut.
+pub const MAX_LINE: usize = 8192;
+/// Log lines kept per server.
+pub const LOG_LINES: usize = 2_000;
+
 /// One line a server wrote to its log (stderr).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LogLine {
     /// When it was read.
     pub at: DateTime<Utc>,
-    /// The line, without its end (long lines cut at 8 KiB).
+    /// The line, without its end (long lines cut at [`MAX_LINE`] bytes).
     pub text: String,
+}
+
+impl LogLine {
+    /// `text` without a trailing `\r`, cut at [`MAX_LINE`] bytes (on a character boundary)
+    /// with `…` appended.
+    pub fn new(at: DateTime<Utc>, text: &str) -> Self {
+        let text = text.strip_suffix('\r').unwrap_or(text);
+        let text = if text.len() <= MAX_LINE {
+            text.to_owned()
+        } else {
+            let mut end = MAX_LINE;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            format!("{}…", &text[..end])
+        };
+        Self { at, text }
+    }
+}
+
+/// The last [`LOG_LINES`] lines of a server, shared by the task reading them and the runtime.
+#[derive(Clone, Debug, Default)]
+pub struct LogBuffer(Arc<Mutex<VecDeque<LogLine>>>);
+
+impl LogBuffer {
+    /// Appends a line read now, dropping the oldest when full.
+    pub fn push(&self, text: &str) {
+        if let Ok(mut l) = self.0.lock() {
+            if l.len() == LOG_LINES {
+                l.pop_front();
+            }
+            l.push_back(LogLine::new(Utc::now(), text));
+        }
+    }
+
+    /// The last `n` lines, oldest first.
+    pub fn tail(&self, n: usize) -> Vec<LogLine> {
+        self.0
+            .lock()
+            .map(|l| l.iter().skip(l.len().saturating_sub(n)).cloned().collect())
+            .unwrap_or_default()
+    }
 }

@@ -3,19 +3,14 @@
 //! variables; stdin/stdout carry MCP (stdio servers), stderr is kept as logs; stop sends
 //! SIGTERM to the group, then SIGKILL, and always reaps.
 
-use std::{
-    collections::VecDeque,
-    process::Stdio,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{process::Stdio, time::Duration};
 
 use tokio::{
     io::{AsyncBufReadExt, BufReader},
     process::{Child, ChildStdin, ChildStdout, Command},
 };
 
-use super::{LogLine, RuntimeError, Spec};
+use super::{LogBuffer, LogLine, RuntimeError, Spec};
 
 /// Variables of the orchestrator's own environment a child may see (everything else is
 /// cleared, so the orchestrator's secrets never leak into a server).
@@ -29,14 +24,11 @@ pub const ENV_ALLOW_LIST: &[&str] = &[
     "SSL_CERT_DIR",
 ];
 
-/// Lines of stderr kept per process.
-pub const LOG_LINES: usize = 2_000;
-
 /// A running child.
 pub struct Process {
     child: Child,
     pid: i32,
-    logs: Arc<Mutex<VecDeque<LogLine>>>,
+    logs: LogBuffer,
     /// The MCP channel (taken once by the session).
     pub stdio: Option<(ChildStdout, ChildStdin)>,
 }
@@ -77,13 +69,13 @@ pub fn spawn(spec: &Spec, home: &std::path::Path) -> Result<Process, RuntimeErro
         .id()
         .map(|p| p as i32)
         .ok_or_else(|| RuntimeError::Start("the process exited at once".into()))?;
-    let logs = Arc::new(Mutex::new(VecDeque::with_capacity(256)));
+    let logs = LogBuffer::default();
     if let Some(stderr) = child.stderr.take() {
         let logs = logs.clone();
         tokio::spawn(async move {
             let mut lines = BufReader::new(stderr).lines();
             while let Ok(Some(line)) = lines.next_line().await {
-                push_log(&logs, line);
+                logs.push(&line);
             }
         });
     }
@@ -97,27 +89,6 @@ pub fn spawn(spec: &Spec, home: &std::path::Path) -> Result<Process, RuntimeErro
         logs,
         stdio,
     })
-}
-
-fn push_log(logs: &Mutex<VecDeque<LogLine>>, text: String) {
-    if let Ok(mut l) = logs.lock() {
-        if l.len() == LOG_LINES {
-            l.pop_front();
-        }
-        let text = if text.len() > 8192 {
-            let mut end = 8192;
-            while !text.is_char_boundary(end) {
-                end -= 1;
-            }
-            format!("{}…", &text[..end])
-        } else {
-            text
-        };
-        l.push_back(LogLine {
-            at: chrono::Utc::now(),
-            text,
-        });
-    }
 }
 
 impl Process {
@@ -139,15 +110,7 @@ impl Process {
 
     /// The last `tail` lines of stderr.
     pub fn logs(&self, tail: usize) -> Vec<LogLine> {
-        self.logs
-            .lock()
-            .map(|l| {
-                l.iter()
-                    .skip(l.len().saturating_sub(tail))
-                    .cloned()
-                    .collect()
-            })
-            .unwrap_or_default()
+        self.logs.tail(tail)
     }
 
     /// SIGTERM to the group, SIGKILL after `grace`, and reap. Returns the exit status.
