@@ -23,10 +23,10 @@ use domain::{
     mcp::{Limits, Session},
     runtime::{
         docker::{
-            ContainerState, ContainerTransport, DockerRuntime, DockerSettings, LABEL_DEPLOYMENT,
-            LABEL_INSTANCE, LABEL_MANAGED,
+            ContainerState, DockerRuntime, DockerSettings, LABEL_DEPLOYMENT, LABEL_INSTANCE,
+            LABEL_MANAGED,
         },
-        Launch, RuntimeError, Spec,
+        Launch, RuntimeError, Spec, Transport,
     },
     secrets::SecretValue,
 };
@@ -206,7 +206,7 @@ async fn stdio_server_runs_hardened_and_answers_mcp() {
         &[],
         &[("MCP_TEST_GREETING", "hello from a container")],
     );
-    let mut c = rt.start(&spec, ContainerTransport::Stdio).await.unwrap();
+    let mut c = rt.start(&spec, Transport::Stdio).await.unwrap();
     assert!(c.http_url.is_none());
     assert_eq!(c.name, format!("mcpo-{}", spec.deployment_id));
     let (out, inp) = c.stdio.take().expect("stdio streams");
@@ -346,7 +346,7 @@ async fn http_server_is_published_on_loopback_only() {
     let c = rt
         .start(
             &spec,
-            ContainerTransport::Http {
+            Transport::Http {
                 port: 8080,
                 path: "/mcp".into(),
             },
@@ -428,10 +428,7 @@ async fn failed_starts_are_clear_and_leave_nothing_behind() {
     spec.launch = Launch::Oci {
         image: format!("mcpo-test/not-here:{}", fx.instance),
     };
-    let e = rt
-        .start(&spec, ContainerTransport::Stdio)
-        .await
-        .unwrap_err();
+    let e = rt.start(&spec, Transport::Stdio).await.unwrap_err();
     let msg = e.to_string();
     assert!(
         msg.contains("mcpo-test/not-here:")
@@ -452,20 +449,14 @@ async fn failed_starts_are_clear_and_leave_nothing_behind() {
     )
     .await
     .unwrap();
-    let e = rt_npm
-        .start(&spec, ContainerTransport::Stdio)
-        .await
-        .unwrap_err();
+    let e = rt_npm.start(&spec, Transport::Stdio).await.unwrap_err();
     assert!(e.to_string().contains("mcpo-test/no-node:"), "{e}");
 
     // A program on this host is not for the docker runtime; an image is not for processes.
     spec.launch = Launch::Program {
         path: "/bin/true".into(),
     };
-    let e = rt
-        .start(&spec, ContainerTransport::Stdio)
-        .await
-        .unwrap_err();
+    let e = rt.start(&spec, Transport::Stdio).await.unwrap_err();
     assert!(matches!(e, RuntimeError::Unsupported(_)), "{e}");
     let oci = fx.spec("oci", &[], &[]);
     assert!(matches!(oci.command(), Err(RuntimeError::Unsupported(_))));
@@ -484,15 +475,12 @@ async fn failed_starts_are_clear_and_leave_nothing_behind() {
     )
     .await;
     spec.launch = Launch::Oci { image: broken };
-    let e = rt
-        .start(&spec, ContainerTransport::Stdio)
-        .await
-        .unwrap_err();
+    let e = rt.start(&spec, Transport::Stdio).await.unwrap_err();
     assert!(e.to_string().contains("cannot start container"), "{e}");
     let e = rt
         .start(
             &spec,
-            ContainerTransport::Http {
+            Transport::Http {
                 port: 8080,
                 path: "/mcp".into(),
             },
@@ -518,13 +506,13 @@ async fn list_managed_sees_exactly_this_instances_containers() {
     let rt_other = other.runtime().await;
 
     let a = rt
-        .start(&fx.spec("a", &[], &[]), ContainerTransport::Stdio)
+        .start(&fx.spec("a", &[], &[]), Transport::Stdio)
         .await
         .unwrap();
     let b_spec = fx.spec("b", &[], &[]);
-    let b = rt.start(&b_spec, ContainerTransport::Stdio).await.unwrap();
+    let b = rt.start(&b_spec, Transport::Stdio).await.unwrap();
     let x = rt_other
-        .start(&other.spec("x", &[], &[]), ContainerTransport::Stdio)
+        .start(&other.spec("x", &[], &[]), Transport::Stdio)
         .await
         .unwrap();
     // The test server exits on SIGTERM (code 0), well within the grace.
@@ -562,22 +550,14 @@ async fn list_managed_sees_exactly_this_instances_containers() {
 
     // The same deployment again: the stopped container holding its name is replaced; a
     // running one is not.
-    let b2 = rt.start(&b_spec, ContainerTransport::Stdio).await.unwrap();
+    let b2 = rt.start(&b_spec, Transport::Stdio).await.unwrap();
     assert_ne!(b2.id, b.id);
     assert_eq!(rt.inspect(&b.id).await.unwrap(), ContainerState::Missing);
-    let e = rt
-        .start(&b_spec, ContainerTransport::Stdio)
-        .await
-        .unwrap_err();
+    let e = rt.start(&b_spec, Transport::Stdio).await.unwrap_err();
     assert!(e.to_string().contains("already exists"), "{e}");
     // Restart = stop + remove + a new start.
     let b3 = rt
-        .restart(
-            &b2.id,
-            Duration::from_secs(1),
-            &b_spec,
-            ContainerTransport::Stdio,
-        )
+        .restart(&b2.id, Duration::from_secs(1), &b_spec, Transport::Stdio)
         .await
         .unwrap();
     assert_eq!(rt.inspect(&b2.id).await.unwrap(), ContainerState::Missing);

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use domain::{
     mcp::{Limits, Session},
     runtime::{
-        docker::{ContainerTransport, DockerRuntime, DockerSettings},
-        Launch, Spec,
+        docker::{DockerRuntime, DockerSettings},
+        Launch, Spec, Transport,
     },
 };
 use serde_json::{json, Value};
@@ -107,10 +107,7 @@ async fn main() {
             args: vec![],
             env: vec![],
         };
-        let mut c = direct
-            .start(&spec, ContainerTransport::Stdio)
-            .await
-            .expect("start");
+        let mut c = direct.start(&spec, Transport::Stdio).await.expect("start");
         let (out, inp) = c.stdio.take().unwrap();
         let s = Session::over_stdio(out, inp, Limits::default())
             .await

@@ -39,14 +39,13 @@ use crate::{
     entities::{deployment, installation},
     mcp::{self, McpError, Session},
     runtime::{
-        docker::{ContainerState, ContainerTransport, DockerRuntime, DockerSettings},
+        docker::{ContainerState, DockerRuntime, DockerSettings},
         process::{self, Process},
-        Launch, LogLine, Spec,
+        Launch, LogLine, Spec, Transport,
     },
     secrets::{self, SecretValue},
     Ctx, DomainError,
 };
-use plan::Transport;
 
 /// Deployment settings (the `deploy.*` settings).
 #[derive(Clone, Debug)]
@@ -121,38 +120,23 @@ struct StoredEnv {
     secret: bool,
 }
 
-/// The stored form of what to run.
-#[derive(Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-enum StoredLaunch {
-    Npm { package: String, version: String },
-    Pypi { package: String, version: String },
-    Oci { image: String },
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-enum StoredTransport {
-    Stdio,
-    StreamableHttp { port: u16, path: String },
-}
-
 fn secret_name(id: &str, var: &str) -> String {
     format!("deployment/{id}/env/{var}")
 }
 
-fn launch_text(l: &StoredLaunch) -> String {
+fn launch_text(l: &Launch) -> String {
     match l {
-        StoredLaunch::Npm { package, version } => format!("npx -y {package}@{version}"),
-        StoredLaunch::Pypi { package, version } => format!("uvx {package}=={version}"),
-        StoredLaunch::Oci { image } => image.clone(),
+        Launch::Npm { package, version } => format!("npx -y {package}@{version}"),
+        Launch::Pypi { package, version } => format!("uvx {package}=={version}"),
+        Launch::Oci { image } => image.clone(),
+        Launch::Program { path } => path.clone(),
     }
 }
 
 fn to_info(m: &deployment::Model) -> DeploymentInfo {
-    let launch: Option<StoredLaunch> = serde_json::from_str(&m.launch).ok();
+    let launch: Option<Launch> = serde_json::from_str(&m.launch).ok();
     let env: Vec<StoredEnv> = serde_json::from_str(&m.env).unwrap_or_default();
-    let transport: Option<StoredTransport> = serde_json::from_str(&m.transport).ok();
+    let transport: Option<Transport> = serde_json::from_str(&m.transport).ok();
     let tools = m
         .capabilities
         .as_deref()
@@ -176,7 +160,7 @@ fn to_info(m: &deployment::Model) -> DeploymentInfo {
             })
             .collect(),
         transport: match transport {
-            Some(StoredTransport::StreamableHttp { .. }) => "streamable-http".into(),
+            Some(Transport::Http { .. }) => "streamable-http".into(),
             _ => "stdio".into(),
         },
         endpoint: m.endpoint.clone(),
@@ -313,32 +297,6 @@ pub async fn create(
     let mut name = free_name(ctx, &plan.name, req.name.is_some()).await?;
     let id = uuid::Uuid::now_v7().to_string();
     let now = Utc::now();
-    let launch = match &plan.launch {
-        Launch::Npm { package, version } => StoredLaunch::Npm {
-            package: package.clone(),
-            version: version.clone(),
-        },
-        Launch::Pypi { package, version } => StoredLaunch::Pypi {
-            package: package.clone(),
-            version: version.clone(),
-        },
-        Launch::Oci { image } => StoredLaunch::Oci {
-            image: image.clone(),
-        },
-        Launch::Program { .. } => {
-            return Err(DomainError::invalid(
-                "server",
-                "catalog entries cannot run host programs",
-            ))
-        }
-    };
-    let transport = match &plan.transport {
-        Transport::Stdio => StoredTransport::Stdio,
-        Transport::Http { port, path } => StoredTransport::StreamableHttp {
-            port: *port,
-            path: path.clone(),
-        },
-    };
     let stored_env: Vec<StoredEnv> = plan
         .env
         .iter()
@@ -356,10 +314,10 @@ pub async fn create(
         registry_id: Set(plan.registry_id.clone()),
         package: Set(plan.package as i32),
         runtime: Set(plan.runtime.as_str().to_owned()),
-        launch: Set(serde_json::to_string(&launch).unwrap_or_default()),
+        launch: Set(serde_json::to_string(&plan.launch).unwrap_or_default()),
         args: Set(serde_json::to_string(&plan.args).unwrap_or_default()),
         env: Set(serde_json::to_string(&stored_env).unwrap_or_default()),
-        transport: Set(serde_json::to_string(&transport).unwrap_or_default()),
+        transport: Set(serde_json::to_string(&plan.transport).unwrap_or_default()),
         desired: Set("running".into()),
         state: Set(DeploymentState::Starting.as_str().into()),
         state_reason: Set(None),
@@ -487,11 +445,11 @@ fn spawn_start(ctx: Ctx, id: String) -> tokio::task::JoinHandle<DeploymentInfo> 
 
 /// The runtime spec of a stored deployment, secrets read from the store.
 async fn spec_of(ctx: &Ctx, m: &deployment::Model) -> Result<(Spec, Transport), DomainError> {
-    let launch: StoredLaunch = serde_json::from_str(&m.launch)
+    let launch: Launch = serde_json::from_str(&m.launch)
         .map_err(|e| DomainError::Internal(format!("stored launch: {e}")))?;
     let env: Vec<StoredEnv> = serde_json::from_str(&m.env)
         .map_err(|e| DomainError::Internal(format!("stored env: {e}")))?;
-    let transport: StoredTransport = serde_json::from_str(&m.transport)
+    let transport: Transport = serde_json::from_str(&m.transport)
         .map_err(|e| DomainError::Internal(format!("stored transport: {e}")))?;
     let mut vars = Vec::with_capacity(env.len() + 1);
     for e in env {
@@ -515,18 +473,11 @@ async fn spec_of(ctx: &Ctx, m: &deployment::Model) -> Result<(Spec, Transport), 
     Ok((
         Spec {
             deployment_id: m.id.clone(),
-            launch: match launch {
-                StoredLaunch::Npm { package, version } => Launch::Npm { package, version },
-                StoredLaunch::Pypi { package, version } => Launch::Pypi { package, version },
-                StoredLaunch::Oci { image } => Launch::Oci { image },
-            },
+            launch,
             args: serde_json::from_str(&m.args).unwrap_or_default(),
             env: vars,
         },
-        match transport {
-            StoredTransport::Stdio => Transport::Stdio,
-            StoredTransport::StreamableHttp { port, path } => Transport::Http { port, path },
-        },
+        transport,
     ))
 }
 
@@ -624,15 +575,8 @@ async fn start_now(ctx: &Ctx, id: &str) -> Result<(), DomainError> {
             }
             RuntimeKind::Docker => {
                 let docker = mgr.docker().await?;
-                let ct = match &transport {
-                    Transport::Stdio => ContainerTransport::Stdio,
-                    Transport::Http { port, path } => ContainerTransport::Http {
-                        port: *port,
-                        path: path.clone(),
-                    },
-                };
                 let mut c = docker
-                    .start(&spec, ct)
+                    .start(&spec, transport.clone())
                     .await
                     .map_err(|e| DomainError::Upstream(e.to_string()))?;
                 runner = Some(Runner::Container { id: c.id.clone() });

@@ -16,19 +16,7 @@ pub const MAX_ARGS: usize = 256;
 /// Longest single argument.
 pub const MAX_ARG_LEN: usize = 4096;
 
-/// How the orchestrator talks to the server.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Transport {
-    /// MCP over stdin/stdout.
-    Stdio,
-    /// Streamable HTTP on this port and path inside the container (or on loopback).
-    Http {
-        /// Port the server listens on.
-        port: u16,
-        /// Endpoint path, e.g. `/mcp`.
-        path: String,
-    },
-}
+pub use crate::runtime::Transport;
 
 /// One environment variable, checked.
 #[derive(Clone, Debug, PartialEq, Eq)]

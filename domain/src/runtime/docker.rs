@@ -37,7 +37,7 @@ use bollard::{
 use futures_util::StreamExt as _;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 
-use super::{LogBuffer, LogLine, RuntimeError, Spec, MAX_LINE};
+use super::{LogBuffer, LogLine, RuntimeError, Spec, Transport, MAX_LINE};
 use crate::runtime::Launch;
 
 /// Label naming the orchestrator instance that owns a container.
@@ -88,20 +88,6 @@ impl Default for DockerSettings {
             pull: false,
         }
     }
-}
-
-/// How the MCP server in a container is reached.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ContainerTransport {
-    /// Over the container's stdin/stdout (attached before start).
-    Stdio,
-    /// Streamable HTTP on `port` inside the container, at `path`.
-    Http {
-        /// Port the server listens on inside the container.
-        port: u16,
-        /// Path of the MCP endpoint, e.g. `/mcp`.
-        path: String,
-    },
 }
 
 /// What a container is doing.
@@ -436,7 +422,7 @@ impl DockerRuntime {
     pub async fn start(
         &self,
         spec: &Spec,
-        transport: ContainerTransport,
+        transport: Transport,
     ) -> Result<Container, RuntimeError> {
         let Command {
             image,
@@ -444,7 +430,7 @@ impl DockerRuntime {
             cmd,
             runner,
         } = self.image_and_command(spec)?;
-        if let ContainerTransport::Http { port: 0, .. } = transport {
+        if let Transport::Http { port: 0, .. } = transport {
             return Err(RuntimeError::Unsupported(
                 "an HTTP server needs a port other than 0".into(),
             ));
@@ -454,7 +440,7 @@ impl DockerRuntime {
             Some(u) if !is_root_user(u) => u.to_owned(),
             _ => DEFAULT_USER.to_owned(),
         };
-        let stdio = transport == ContainerTransport::Stdio;
+        let stdio = transport == Transport::Stdio;
 
         let mut env = Vec::with_capacity(spec.env.len() + 4);
         if runner {
@@ -483,9 +469,9 @@ impl DockerRuntime {
         ]);
         let (network_mode, exposed, bindings) = match &transport {
             // Package runners must reach their registry to download the package.
-            ContainerTransport::Stdio if runner => ("bridge", None, None),
-            ContainerTransport::Stdio => ("none", None, None),
-            ContainerTransport::Http { port, .. } => {
+            Transport::Stdio if runner => ("bridge", None, None),
+            Transport::Stdio => ("none", None, None),
+            Transport::Http { port, .. } => {
                 let key = format!("{port}/tcp");
                 (
                     "bridge",
@@ -612,7 +598,7 @@ impl DockerRuntime {
         &self,
         id: &str,
         name: &str,
-        transport: &ContainerTransport,
+        transport: &Transport,
     ) -> Result<Container, RuntimeError> {
         let mut container = Container {
             id: id.to_owned(),
@@ -621,7 +607,7 @@ impl DockerRuntime {
             http_url: None,
             attached: None,
         };
-        if *transport == ContainerTransport::Stdio {
+        if *transport == Transport::Stdio {
             // Attach first: nothing the server writes at start-up is lost.
             let attach = self
                 .docker
@@ -648,7 +634,7 @@ impl DockerRuntime {
             .start_container(id, None)
             .await
             .map_err(|e| engine(format_args!("cannot start container {name}"), &e))?;
-        if let ContainerTransport::Http { port, path } = transport {
+        if let Transport::Http { port, path } = transport {
             let info = self
                 .docker
                 .inspect_container(id, None::<InspectContainerOptions>)
@@ -781,7 +767,7 @@ impl DockerRuntime {
         id: &str,
         grace: Duration,
         spec: &Spec,
-        transport: ContainerTransport,
+        transport: Transport,
     ) -> Result<Container, RuntimeError> {
         self.stop(id, grace).await?;
         self.remove(id).await?;

@@ -26,8 +26,9 @@ pub enum RuntimeError {
     Start(String),
 }
 
-/// What to run.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What to run (stored with a deployment as JSON: `{"kind": "npm", …}`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Launch {
     /// An npm package through `npx -y name@version`.
     Npm {
@@ -51,6 +52,23 @@ pub enum Launch {
     /// A program on this host (absolute path), e.g. a server built for tests.
     Program {
         /// Absolute path.
+        path: String,
+    },
+}
+
+/// How the orchestrator reaches a server (stored with a deployment as JSON).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind")]
+pub enum Transport {
+    /// MCP over stdin/stdout (a child's pipes, or a container attached before start).
+    #[serde(rename = "stdio")]
+    Stdio,
+    /// Streamable HTTP on `port` (inside the container, or on loopback) at `path`.
+    #[serde(rename = "streamable-http")]
+    Http {
+        /// Port the server listens on.
+        port: u16,
+        /// Endpoint path, e.g. `/mcp`.
         path: String,
     },
 }
