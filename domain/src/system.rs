@@ -60,6 +60,26 @@ pub async fn heartbeat(ctx: &Ctx) -> Result<(), DomainError> {
     Ok(())
 }
 
+/// Instances that may still be working, for taking over what a dead one left (sync leases,
+/// deployments): `None` on SQLite, where one instance owns the database file, so every
+/// other one is gone; otherwise the ids of instances that have not stopped and beat within
+/// [`LIVE_WINDOW`].
+pub async fn live_instances(ctx: &Ctx) -> Result<Option<Vec<String>>, DomainError> {
+    if ctx.db.backend == types::DatabaseBackend::Sqlite {
+        return Ok(None);
+    }
+    Ok(Some(
+        instance::Entity::find()
+            .filter(instance::Column::StoppedAt.is_null())
+            .filter(instance::Column::HeartbeatAt.gte(Utc::now() - LIVE_WINDOW))
+            .all(&ctx.db.conn)
+            .await?
+            .into_iter()
+            .map(|i| i.id)
+            .collect(),
+    ))
+}
+
 /// Records a clean stop, so the process stops counting as live at once.
 pub async fn mark_stopped(ctx: &Ctx) -> Result<(), DomainError> {
     instance::Entity::update_many()

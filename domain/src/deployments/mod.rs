@@ -1024,25 +1024,6 @@ pub async fn logs(
     Ok(Vec::new())
 }
 
-/// Instances other than this one that are gone: stopped, or silent past the live window. On
-/// SQLite (one instance per database file) every other instance is gone.
-async fn gone_instances(ctx: &Ctx) -> Result<Option<Vec<String>>, DomainError> {
-    use crate::entities::instance;
-    if ctx.db.backend == types::DatabaseBackend::Sqlite {
-        return Ok(None); // all but this one
-    }
-    let window = chrono::Duration::from_std(crate::system::LIVE_WINDOW).unwrap_or_default();
-    let alive: Vec<String> = instance::Entity::find()
-        .filter(instance::Column::StoppedAt.is_null())
-        .filter(instance::Column::HeartbeatAt.gte(Utc::now() - window))
-        .all(&ctx.db.conn)
-        .await?
-        .into_iter()
-        .map(|i| i.id)
-        .collect();
-    Ok(Some(alive))
-}
-
 /// At start-up: removes containers of this installation that no deployment owns; for the
 /// deployments of instances that are gone, **adopts** HTTP containers still running (a new
 /// session to the same endpoint), marks those whose container is gone (`missing`) or ended
@@ -1051,7 +1032,7 @@ async fn gone_instances(ctx: &Ctx) -> Result<Option<Vec<String>>, DomainError> {
 /// left behind are found by their `MCPO_DEPLOYMENT_ID` and ended.
 pub async fn reconcile(ctx: &Ctx) -> Result<(), DomainError> {
     let rows = deployment::Entity::find().all(&ctx.db.conn).await?;
-    let alive = gone_instances(ctx).await?;
+    let alive = crate::system::live_instances(ctx).await?;
     let owner_gone = |r: &deployment::Model| match (&alive, &r.instance_id) {
         (_, None) => true,
         (None, Some(i)) => *i != ctx.instance.id,

@@ -19,7 +19,7 @@ pub fn jittered(interval: Duration) -> chrono::Duration {
 
 /// Starts the syncs that are due now; returns how many started.
 pub async fn tick(ctx: &Ctx) -> Result<usize, DomainError> {
-    sync::reap_interrupted(ctx, false).await?;
+    sync::reap_interrupted(ctx).await?;
     let now = Utc::now();
     let due = registry::Entity::find()
         .filter(registry::Column::Enabled.eq(true))
@@ -61,7 +61,7 @@ pub async fn run(ctx: Ctx, stop: impl std::future::Future<Output = ()>) {
     let mut every = tokio::time::interval(ctx.registry.scheduler_tick);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(stop);
-    match sync::reap_interrupted(&ctx, true).await {
+    match sync::reap_interrupted(&ctx).await {
         Ok(0) => {}
         Ok(n) => {
             tracing::warn!(target: "mcp_orchestrator::registry", syncs = n, "marked syncs interrupted by a stopped instance as failed")

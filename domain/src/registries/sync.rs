@@ -118,13 +118,7 @@ pub async fn start(
     };
     let txn = ctx.db.conn.begin().await?;
     // Syncs an earlier (crashed) holder of the lease left running are over.
-    registry_sync::Entity::update_many()
-        .col_expr(registry_sync::Column::State, Expr::value("failed"))
-        .col_expr(registry_sync::Column::FinishedAt, Expr::value(now))
-        .col_expr(
-            registry_sync::Column::Error,
-            Expr::value("interrupted: the instance running it stopped"),
-        )
+    fail_syncs(INTERRUPTED)
         .filter(registry_sync::Column::RegistryId.eq(id))
         .filter(registry_sync::Column::State.eq("running"))
         .exec(&txn)
@@ -203,23 +197,12 @@ async fn execute(
     };
     if let Err(message) = &outcome {
         tracing::warn!(target: "mcp_orchestrator::registry", registry = %reg.name, sync_id = %sync_id, error = %message, "sync failed");
-        let _ = registry_sync::Entity::update_many()
-            .col_expr(registry_sync::Column::State, Expr::value("failed"))
-            .col_expr(registry_sync::Column::FinishedAt, Expr::value(Utc::now()))
-            .col_expr(registry_sync::Column::Error, Expr::value(message.clone()))
+        let _ = fail_syncs(message)
             .filter(registry_sync::Column::Id.eq(&sync_id))
             .exec(&ctx.db.conn)
             .await;
     }
-    let _ = registry::Entity::update_many()
-        .col_expr(
-            registry::Column::LeaseOwner,
-            Expr::value(Option::<String>::None),
-        )
-        .col_expr(
-            registry::Column::LeaseUntil,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
+    let _ = release_leases()
         .filter(registry::Column::Id.eq(&reg.id))
         .filter(registry::Column::LeaseOwner.eq(ctx.instance.id.clone()))
         .exec(&ctx.db.conn)
@@ -873,54 +856,46 @@ pub async fn wait(handle: tokio::task::JoinHandle<SyncRun>) -> Result<SyncRun, D
         .map_err(|e| DomainError::Internal(format!("the sync task failed: {e}")))
 }
 
-/// Releases sync leases whose holder is gone, then fails the syncs they left running, so the
-/// history never shows a sync running forever. A holder is gone when its instance stopped or
-/// missed its heartbeats; on SQLite (one instance per database file) every other instance is
-/// gone once this one runs, so `at_start` releases their leases at once.
-pub async fn reap_interrupted(ctx: &Ctx, at_start: bool) -> Result<u64, DomainError> {
-    use crate::entities::instance;
-    let conn = &ctx.db.conn;
-    let now = Utc::now();
-    let live_window = chrono::Duration::from_std(crate::system::LIVE_WINDOW).unwrap_or_default();
-    let mut gone: Vec<String> = instance::Entity::find()
-        .select_only()
-        .column(instance::Column::Id)
-        .filter(
-            instance::Column::StoppedAt
-                .is_not_null()
-                .or(instance::Column::HeartbeatAt.lt(now - live_window)),
+/// Why a sync left running by a dead instance failed.
+const INTERRUPTED: &str = "interrupted: the instance running it stopped";
+
+/// Sets matching syncs to failed with `message`.
+fn fail_syncs(message: &str) -> sea_orm::UpdateMany<registry_sync::Entity> {
+    registry_sync::Entity::update_many()
+        .col_expr(registry_sync::Column::State, Expr::value("failed"))
+        .col_expr(registry_sync::Column::FinishedAt, Expr::value(Utc::now()))
+        .col_expr(
+            registry_sync::Column::Error,
+            Expr::value(message.to_owned()),
         )
-        .filter(instance::Column::Id.ne(ctx.instance.id.clone()))
-        .into_tuple()
-        .all(conn)
-        .await?;
-    if at_start && ctx.db.backend == types::DatabaseBackend::Sqlite {
-        gone = registry::Entity::find()
-            .select_only()
-            .column(registry::Column::LeaseOwner)
-            .filter(registry::Column::LeaseOwner.is_not_null())
-            .filter(registry::Column::LeaseOwner.ne(ctx.instance.id.clone()))
-            .into_tuple::<Option<String>>()
-            .all(conn)
-            .await?
-            .into_iter()
-            .flatten()
-            .collect();
+}
+
+/// Clears the sync lease of matching registries.
+fn release_leases() -> sea_orm::UpdateMany<registry::Entity> {
+    registry::Entity::update_many()
+        .col_expr(
+            registry::Column::LeaseOwner,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            registry::Column::LeaseUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+}
+
+/// Releases sync leases whose holder is gone (see [`crate::system::live_instances`]), then
+/// fails the syncs left running on registries without a live lease, so the history never
+/// shows a sync running forever.
+pub async fn reap_interrupted(ctx: &Ctx) -> Result<u64, DomainError> {
+    let conn = &ctx.db.conn;
+    let mut gone = release_leases()
+        .filter(registry::Column::LeaseOwner.is_not_null())
+        .filter(registry::Column::LeaseOwner.ne(ctx.instance.id.clone()));
+    if let Some(live) = crate::system::live_instances(ctx).await? {
+        gone = gone.filter(registry::Column::LeaseOwner.is_not_in(live));
     }
-    for chunk in gone.chunks(500) {
-        registry::Entity::update_many()
-            .col_expr(
-                registry::Column::LeaseOwner,
-                Expr::value(Option::<String>::None),
-            )
-            .col_expr(
-                registry::Column::LeaseUntil,
-                Expr::value(Option::<DateTime<Utc>>::None),
-            )
-            .filter(registry::Column::LeaseOwner.is_in(chunk.iter().cloned()))
-            .exec(conn)
-            .await?;
-    }
+    gone.exec(conn).await?;
+    let now = Utc::now();
     let stale: Vec<String> = registry::Entity::find()
         .select_only()
         .column(registry::Column::Id)
@@ -932,18 +907,9 @@ pub async fn reap_interrupted(ctx: &Ctx, at_start: bool) -> Result<u64, DomainEr
         .into_tuple()
         .all(conn)
         .await?;
-    if stale.is_empty() {
-        return Ok(0);
-    }
     let mut n = 0;
     for chunk in stale.chunks(500) {
-        n += registry_sync::Entity::update_many()
-            .col_expr(registry_sync::Column::State, Expr::value("failed"))
-            .col_expr(registry_sync::Column::FinishedAt, Expr::value(now))
-            .col_expr(
-                registry_sync::Column::Error,
-                Expr::value("interrupted: the instance running it stopped"),
-            )
+        n += fail_syncs(INTERRUPTED)
             .filter(registry_sync::Column::State.eq("running"))
             .filter(registry_sync::Column::RegistryId.is_in(chunk.iter().cloned()))
             .exec(conn)
