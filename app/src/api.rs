@@ -495,7 +495,7 @@ mod deploys {
     /// Log lines answered when the caller names no `tail`.
     pub const DEFAULT_LOG_TAIL: u32 = 200;
 
-    /// Every deployment, newest first, with states refreshed from the runtimes.
+    /// Every deployment, newest first; states as the watcher last saw them (every 2 s).
     #[server(prefix = "/ui/fn", endpoint = "deployments")]
     pub async fn list_deployments() -> Result<Vec<DeploymentInfo>, ServerFnError> {
         let (ctx, caller) = ssr::service()?;

@@ -716,10 +716,10 @@ async fn shut_down(ctx: &Ctx, id: &str) {
     }
 }
 
-/// Every deployment, newest first (viewers). States are refreshed from the runtimes.
+/// Every deployment, newest first (viewers). States are as [`watch`] last saw them (every
+/// 2 s): reads do not inspect the runtimes.
 pub async fn list(ctx: &Ctx, caller: &Caller) -> Result<Vec<DeploymentInfo>, DomainError> {
     caller.require(Role::Viewer)?;
-    refresh(ctx).await?;
     Ok(deployment::Entity::find()
         .order_by_desc(deployment::Column::Id)
         .all(&ctx.db.conn)
@@ -732,12 +732,11 @@ pub async fn list(ctx: &Ctx, caller: &Caller) -> Result<Vec<DeploymentInfo>, Dom
 /// One deployment.
 pub async fn get(ctx: &Ctx, caller: &Caller, id: &str) -> Result<DeploymentInfo, DomainError> {
     caller.require(Role::Viewer)?;
-    refresh(ctx).await?;
     Ok(to_info(&find(ctx, id).await?))
 }
 
 /// Marks live deployments whose process or container ended (or vanished) as such.
-pub async fn refresh(ctx: &Ctx) -> Result<(), DomainError> {
+async fn refresh(ctx: &Ctx) -> Result<(), DomainError> {
     let live: Vec<(String, Arc<Live>)> = ctx
         .deployments
         .live

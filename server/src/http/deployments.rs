@@ -20,7 +20,7 @@ use types::{
 use super::problem::{ApiError, ApiJson};
 use crate::state::AppState;
 
-/// Every deployment, newest first, with states refreshed from the runtimes.
+/// Every deployment, newest first; states as the watcher last saw them (every 2 s).
 #[utoipa::path(get, path = "/api/v1/deployments", tag = "deployments", security(("api_key" = [])),
     responses(
         (status = 200, description = "Deployments", body = Vec<DeploymentInfo>),
