@@ -283,7 +283,13 @@ pub async fn create(
     ctx: &Ctx,
     caller: &Caller,
     req: CreateDeployment,
-) -> Result<(DeploymentInfo, tokio::task::JoinHandle<DeploymentInfo>), DomainError> {
+) -> Result<
+    (
+        DeploymentInfo,
+        tokio::task::JoinHandle<Result<DeploymentInfo, DomainError>>,
+    ),
+    DomainError,
+> {
     let me = caller.require(Role::Operator)?.clone();
     let entry = crate::catalog::version(
         ctx,
@@ -410,36 +416,17 @@ async fn free_name(ctx: &Ctx, base: &str, exact: bool) -> Result<String, DomainE
     Err(DomainError::Conflict(format!("no free name like {base:?}")))
 }
 
-fn spawn_start(ctx: Ctx, id: String) -> tokio::task::JoinHandle<DeploymentInfo> {
+/// Starts `id` in the background; the handle yields the deployment once the start ended
+/// (`NotFound` if it was deleted meanwhile).
+fn spawn_start(
+    ctx: Ctx,
+    id: String,
+) -> tokio::task::JoinHandle<Result<DeploymentInfo, DomainError>> {
     tokio::spawn(async move {
         if let Err(e) = start_now(&ctx, &id).await {
             tracing::warn!(target: "mcp_orchestrator::deploy", deployment = %id, error = %e, "start failed");
         }
-        match find(&ctx, &id).await {
-            Ok(row) => to_info(&row),
-            Err(_) => DeploymentInfo {
-                id: id.clone(),
-                name: String::new(),
-                server: String::new(),
-                version: String::new(),
-                registry_id: String::new(),
-                runtime: RuntimeKind::Process,
-                launch: String::new(),
-                args: vec![],
-                env: vec![],
-                transport: String::new(),
-                endpoint: None,
-                desired: "stopped".into(),
-                state: DeploymentState::Missing,
-                state_reason: Some("deleted".into()),
-                runtime_ref: None,
-                tools: 0,
-                created_by: None,
-                created_at: Utc::now(),
-                started_at: None,
-                stopped_at: None,
-            },
-        }
+        find(&ctx, &id).await.map(|row| to_info(&row))
     })
 }
 

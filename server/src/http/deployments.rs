@@ -69,7 +69,7 @@ pub async fn create(
     }
     let done = handle
         .await
-        .map_err(|e| ApiError::Internal(format!("the start task failed: {e}")))?;
+        .map_err(|e| ApiError::Internal(format!("the start task failed: {e}")))??;
     Ok((StatusCode::CREATED, Json(done)).into_response())
 }
 
