@@ -6,7 +6,6 @@
 //! every container of it and, with the last test of the process, the image — even on failure.
 
 use std::{
-    collections::HashMap,
     sync::Mutex,
     time::{Duration, Instant},
 };
@@ -14,8 +13,8 @@ use std::{
 use bollard::{
     models::ContainerInspectResponse,
     query_parameters::{
-        InspectContainerOptions, KillContainerOptions, ListContainersOptionsBuilder,
-        RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder,
+        InspectContainerOptions, KillContainerOptions, RemoveContainerOptionsBuilder,
+        RemoveImageOptionsBuilder,
     },
     Docker,
 };
@@ -153,19 +152,8 @@ impl Drop for Fixture {
 
 /// Ids of every container (running or not) labelled with `instance`.
 async fn labelled(docker: &Docker, instance: &str) -> Vec<String> {
-    let filters = HashMap::from([("label", vec![format!("{LABEL_INSTANCE}={instance}")])]);
-    docker
-        .list_containers(Some(
-            ListContainersOptionsBuilder::default()
-                .all(true)
-                .filters(&filters)
-                .build(),
-        ))
+    testkit::docker::containers_where(docker, "label", &format!("{LABEL_INSTANCE}={instance}"))
         .await
-        .expect("list containers")
-        .into_iter()
-        .filter_map(|c| c.id)
-        .collect()
 }
 
 async fn raw_inspect(docker: &Docker, id: &str) -> ContainerInspectResponse {

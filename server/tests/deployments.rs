@@ -59,13 +59,6 @@ impl Env {
     }
 }
 
-fn alive(pid: i32) -> bool {
-    std::path::Path::new(&format!("/proc/{pid}")).exists()
-        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .unwrap_or_default()
-            .contains(") Z ")
-}
-
 #[tokio::test]
 async fn process_runtime_deploys_server_everything_and_cleans_up() {
     let mut missing_pkg = registry::item("io.mcpo.test/no-such-package", "1.0.0", "fails to start");
@@ -165,7 +158,7 @@ async fn process_runtime_deploys_server_everything_and_cleans_up() {
     );
     let id = d["id"].as_str().unwrap().to_owned();
     let pid: i32 = d["runtime_ref"].as_str().unwrap().parse().unwrap();
-    assert!(alive(pid));
+    assert!(testkit::process_alive(pid));
     // Secrets are masked everywhere.
     let secret = d["env"]
         .as_array()
@@ -317,12 +310,15 @@ async fn process_runtime_deploys_server_everything_and_cleans_up() {
     assert_eq!(restarted["state"], "running", "{restarted}");
     let pid3: i32 = restarted["runtime_ref"].as_str().unwrap().parse().unwrap();
     assert_ne!(pid2, pid3);
-    assert!(!alive(pid2), "restart left the old process");
+    assert!(
+        !testkit::process_alive(pid2),
+        "restart left the old process"
+    );
     let stopped = e
         .json("POST", &format!("/api/v1/deployments/{id}/stop"), None, 200)
         .await;
     assert_eq!(stopped["state"], "stopped");
-    assert!(!alive(pid3));
+    assert!(!testkit::process_alive(pid3));
     let res = e
         .send(
             "POST",
@@ -370,7 +366,7 @@ unsafe fn libc_kill(pid: i32) {
 
 mod docker {
     use super::*;
-    use bollard::query_parameters::{InspectContainerOptions, ListContainersOptions};
+    use bollard::query_parameters::InspectContainerOptions;
 
     fn oci_entry(name: &str, image: &str, http: bool) -> Value {
         let mut e = registry::item(name, "1.0.0", "our rmcp test server");
@@ -393,19 +389,13 @@ mod docker {
     }
 
     async fn containers_of(docker: &bollard::Docker, deployment: &str) -> usize {
-        let filters = std::collections::HashMap::from([(
-            "label".to_owned(),
-            vec![format!("io.mcpo.deployment={deployment}")],
-        )]);
-        docker
-            .list_containers(Some(ListContainersOptions {
-                all: true,
-                filters: Some(filters),
-                ..Default::default()
-            }))
-            .await
-            .unwrap()
-            .len()
+        testkit::docker::containers_where(
+            docker,
+            "label",
+            &format!("io.mcpo.deployment={deployment}"),
+        )
+        .await
+        .len()
     }
 
     async fn wait_state(e: &Env, id: &str, want: &str) -> Value {

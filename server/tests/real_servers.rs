@@ -87,36 +87,6 @@ fn entry(name: &str, description: &str, package: Value) -> Value {
     e
 }
 
-/// Whether `pid` is a live (not zombie) process.
-fn alive(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .is_ok_and(|stat| stat_fields(&stat).is_some_and(|f| f[0] != "Z"))
-}
-
-/// The fields of a `/proc/PID/stat` line after the command name (state first).
-fn stat_fields(stat: &str) -> Option<Vec<&str>> {
-    Some(
-        stat.get(stat.rfind(')')? + 1..)?
-            .split_whitespace()
-            .collect(),
-    )
-}
-
-/// Live (not zombie) processes of process group `pgid`.
-fn group_members(pgid: i32) -> Vec<i32> {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return vec![];
-    };
-    dir.filter_map(|d| d.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-                stat_fields(&stat)
-                    .is_some_and(|f| f[0] != "Z" && f.get(2) == Some(&pgid.to_string().as_str()))
-            })
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn pypi_mcp_server_time_runs_as_a_process_through_uvx() {
     tokio::time::timeout(TEST_TIMEOUT, pypi_time())
@@ -167,7 +137,7 @@ async fn pypi_time() {
     assert_eq!(d["runtime"], "process", "{d}");
     assert_eq!(d["launch"], format!("uvx mcp-server-time=={TIME_VERSION}"));
     let pid: i32 = d["runtime_ref"].as_str().unwrap().parse().unwrap();
-    assert!(alive(pid), "{d}");
+    assert!(testkit::process_alive(pid), "{d}");
     eprintln!(
         "mcp-server-time running ({} ms)",
         started.elapsed().as_millis()
@@ -200,12 +170,17 @@ async fn pypi_time() {
         .await;
     // The runtime ends the whole group (uvx and the python it started) and reaps it.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while (alive(pid) || !group_members(pid).is_empty()) && std::time::Instant::now() < deadline {
+    while (testkit::process_alive(pid) || !testkit::process_group_members(pid).is_empty())
+        && std::time::Instant::now() < deadline
+    {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(!alive(pid), "delete left the uvx process {pid}");
+    assert!(
+        !testkit::process_alive(pid),
+        "delete left the uvx process {pid}"
+    );
     assert_eq!(
-        group_members(pid),
+        testkit::process_group_members(pid),
         Vec::<i32>::new(),
         "delete left processes"
     );
@@ -215,24 +190,8 @@ async fn pypi_time() {
 mod docker {
     use super::*;
     use bollard::query_parameters::{
-        InspectContainerOptions, ListContainersOptions, RemoveContainerOptions, RemoveImageOptions,
+        InspectContainerOptions, RemoveContainerOptions, RemoveImageOptions,
     };
-    use std::collections::HashMap;
-
-    async fn containers(docker: &bollard::Docker, filter: (&str, String)) -> Vec<String> {
-        let filters = HashMap::from([(filter.0.to_owned(), vec![filter.1])]);
-        docker
-            .list_containers(Some(ListContainersOptions {
-                all: true,
-                filters: Some(filters),
-                ..Default::default()
-            }))
-            .await
-            .unwrap()
-            .into_iter()
-            .filter_map(|c| c.id)
-            .collect()
-    }
 
     #[tokio::test]
     async fn npm_server_everything_runs_in_a_locally_built_hardened_container() {
@@ -245,7 +204,7 @@ mod docker {
         ))
         .await;
         // Containers of the image (left by a failure) go first: a used image cannot go.
-        for id in containers(&docker, ("ancestor", image.clone())).await {
+        for id in testkit::docker::containers_where(&docker, "ancestor", &image).await {
             let _ = docker
                 .remove_container(
                     &id,
@@ -358,7 +317,12 @@ mod docker {
         e.json("DELETE", &format!("/api/v1/deployments/{id}"), None, 204)
             .await;
         eprintln!("deleted ({} ms)", deleting.elapsed().as_millis());
-        let left = containers(&docker, ("label", format!("io.mcpo.deployment={id}"))).await;
+        let left = testkit::docker::containers_where(
+            &docker,
+            "label",
+            &format!("io.mcpo.deployment={id}"),
+        )
+        .await;
         assert_eq!(left, Vec::<String>::new(), "delete left containers");
         eprintln!("docker test done ({} ms)", started.elapsed().as_millis());
     }

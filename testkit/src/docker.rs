@@ -6,7 +6,10 @@
 
 use std::path::{Path, PathBuf};
 
-use bollard::{query_parameters::BuildImageOptionsBuilder, Docker};
+use bollard::{
+    query_parameters::{BuildImageOptionsBuilder, ListContainersOptions},
+    Docker,
+};
 use futures_util::StreamExt;
 
 /// Name of the tiny image built from the static busybox binary on this machine.
@@ -372,4 +375,24 @@ fn append(tar: &mut tar::Builder<Vec<u8>>, name: &str, mode: u32, bytes: &[u8]) 
     header.set_cksum();
     tar.append_data(&mut header, name, bytes)
         .expect("tar entry");
+}
+
+/// Ids of every container (running or not) matching the engine's list filter `key=value`,
+/// e.g. `("label", "io.mcpo.deployment=…")` or `("ancestor", image)`.
+///
+/// # Panics
+/// When the engine does not answer.
+pub async fn containers_where(docker: &Docker, key: &str, value: &str) -> Vec<String> {
+    let filters = std::collections::HashMap::from([(key.to_owned(), vec![value.to_owned()])]);
+    docker
+        .list_containers(Some(ListContainersOptions {
+            all: true,
+            filters: Some(filters),
+            ..Default::default()
+        }))
+        .await
+        .expect("list containers")
+        .into_iter()
+        .filter_map(|c| c.id)
+        .collect()
 }

@@ -26,3 +26,33 @@ pub fn client_builder() -> reqwest::ClientBuilder {
 
 /// Both database engines: integration tests that touch the database run on each.
 pub const BACKENDS: [Backend; 2] = [Backend::Sqlite, Backend::Postgres];
+
+/// The fields of a `/proc/PID/stat` line after the command name (state first).
+fn stat_fields(stat: &str) -> Option<Vec<&str>> {
+    Some(
+        stat.get(stat.rfind(')')? + 1..)?
+            .split_whitespace()
+            .collect(),
+    )
+}
+
+/// Whether `pid` is a live (not zombie) process.
+pub fn process_alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|stat| stat_fields(&stat).is_some_and(|f| f[0] != "Z"))
+}
+
+/// Live (not zombie) processes of process group `pgid`.
+pub fn process_group_members(pgid: i32) -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return vec![];
+    };
+    dir.filter_map(|d| d.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                stat_fields(&stat)
+                    .is_some_and(|f| f[0] != "Z" && f.get(2) == Some(&pgid.to_string().as_str()))
+            })
+        })
+        .collect()
+}
