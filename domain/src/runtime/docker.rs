@@ -344,23 +344,18 @@ impl DockerRuntime {
                     runner: false,
                 }
             }
-            Launch::Npm { package, version } => {
-                let mut cmd = vec!["-y".to_owned(), format!("{package}@{version}")];
-                cmd.extend(spec.args.iter().cloned());
+            // The same argv as the process runtime, in a runner image.
+            Launch::Npm { .. } | Launch::Pypi { .. } => {
+                let (program, args) = spec.command()?;
+                let image = if matches!(spec.launch, Launch::Npm { .. }) {
+                    &self.settings.npm_runner_image
+                } else {
+                    &self.settings.pypi_runner_image
+                };
                 Command {
-                    image: self.settings.npm_runner_image.clone(),
-                    entrypoint: Some(vec!["npx".to_owned()]),
-                    cmd: Some(cmd),
-                    runner: true,
-                }
-            }
-            Launch::Pypi { package, version } => {
-                let mut cmd = vec![format!("{package}=={version}")];
-                cmd.extend(spec.args.iter().cloned());
-                Command {
-                    image: self.settings.pypi_runner_image.clone(),
-                    entrypoint: Some(vec!["uvx".to_owned()]),
-                    cmd: Some(cmd),
+                    image: image.clone(),
+                    entrypoint: Some(vec![program.to_owned()]),
+                    cmd: Some(args),
                     runner: true,
                 }
             }

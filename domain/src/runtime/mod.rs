@@ -172,3 +172,78 @@ impl LogBuffer {
             .unwrap_or_default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(launch: Launch) -> Spec {
+        Spec {
+            deployment_id: "d".into(),
+            launch,
+            args: vec!["--flag".into(), "a value".into()],
+            env: vec![],
+        }
+    }
+
+    #[test]
+    fn packages_run_through_their_runners_as_argv() {
+        let npm = spec(Launch::Npm {
+            package: "@x/y".into(),
+            version: "1.2.3".into(),
+        });
+        assert_eq!(
+            npm.command().unwrap(),
+            (
+                "npx",
+                vec![
+                    "-y".into(),
+                    "@x/y@1.2.3".into(),
+                    "--flag".into(),
+                    "a value".into()
+                ]
+            )
+        );
+        let pypi = spec(Launch::Pypi {
+            package: "y".into(),
+            version: "0.1".into(),
+        });
+        assert_eq!(
+            pypi.command().unwrap(),
+            (
+                "uvx",
+                vec!["y==0.1".into(), "--flag".into(), "a value".into()]
+            )
+        );
+        let oci = spec(Launch::Oci {
+            image: "i:1".into(),
+        });
+        assert!(oci
+            .command()
+            .unwrap_err()
+            .to_string()
+            .contains("docker runtime only"));
+        let rel = spec(Launch::Program {
+            path: "bin/x".into(),
+        });
+        assert!(rel
+            .command()
+            .unwrap_err()
+            .to_string()
+            .contains("absolute path"));
+    }
+
+    #[test]
+    fn long_log_lines_are_cut_on_a_character_boundary() {
+        let l = LogLine::new(Utc::now(), &format!("{}é\r", "a".repeat(MAX_LINE - 1)));
+        assert!(l.text.ends_with('…') && l.text.len() <= MAX_LINE + '…'.len_utf8());
+        assert_eq!(LogLine::new(Utc::now(), "x\r").text, "x");
+        let b = LogBuffer::default();
+        for i in 0..LOG_LINES + 5 {
+            b.push(&i.to_string());
+        }
+        let tail = b.tail(LOG_LINES + 10);
+        assert_eq!(tail.len(), LOG_LINES);
+        assert_eq!(tail[0].text, "5");
+    }
+}
