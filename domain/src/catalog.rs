@@ -481,6 +481,17 @@ pub async fn version(
     registry_id: Option<&str>,
 ) -> Result<CatalogVersion, DomainError> {
     caller.require(Role::Viewer)?;
+    find_version(ctx, name, version, registry_id).await
+}
+
+/// [`version`] for the service layer's own use (no caller: the work was authorized when it
+/// was asked for, e.g. a pipeline run's resolve step).
+pub(crate) async fn find_version(
+    ctx: &Ctx,
+    name: &str,
+    version: &str,
+    registry_id: Option<&str>,
+) -> Result<CatalogVersion, DomainError> {
     let mut q = catalog_entry::Entity::find().filter(catalog_entry::Column::Name.eq(name));
     q = if version == "latest" {
         q.filter(catalog_entry::Column::IsLatest.eq(true))

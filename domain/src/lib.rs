@@ -9,6 +9,7 @@ pub mod entities;
 pub mod error;
 pub mod health;
 pub mod mcp;
+pub mod pipeline;
 pub mod registries;
 pub mod runtime;
 pub mod secrets;
@@ -38,6 +39,8 @@ pub struct Ctx {
     pub catalog: std::sync::Arc<catalog::IndexCache>,
     /// Deployments: runtimes and live MCP sessions of this instance.
     pub deployments: std::sync::Arc<deployments::Manager>,
+    /// Pipeline runs: settings, wake-ups and the runs executing on this instance.
+    pub pipeline: std::sync::Arc<pipeline::Pipeline>,
 }
 
 impl Ctx {
@@ -58,6 +61,7 @@ impl Ctx {
             registry: std::sync::Arc::default(),
             catalog: std::sync::Arc::default(),
             deployments: std::sync::Arc::default(),
+            pipeline: std::sync::Arc::default(),
         }
     }
 }

@@ -37,6 +37,7 @@ Usage: mcp-test-server [--transport stdio|http] [--port N | --listen ADDR] [--to
   --port N                HTTP: bind 127.0.0.1:N (default 0 = a random free port).
   --listen ADDR           HTTP: bind ADDR instead, e.g. 0.0.0.0:8080 in a container.
   --tools N               add N tools named noop_0..noop_{N-1} (tools/list pages by 100).
+  --startup-delay-ms N    wait N ms before serving (a slow start: the handshake waits).
   -h, --help              print this help.
   -V, --version           print the version.
 
@@ -54,6 +55,8 @@ pub struct Args {
     pub transport: Transport,
     /// Number of extra `noop_<i>` tools.
     pub tools: usize,
+    /// Wait this long before serving.
+    pub startup_delay_ms: u64,
 }
 
 /// What the command line asks for.
@@ -75,6 +78,7 @@ impl Args {
         let mut port: Option<u16> = None;
         let mut listen: Option<SocketAddr> = None;
         let mut tools = 0usize;
+        let mut startup_delay_ms = 0u64;
         let mut args = args.into_iter().map(Into::into);
         while let Some(arg) = args.next() {
             let (flag, inline) = match arg.split_once('=') {
@@ -110,6 +114,16 @@ impl Args {
                         return Err(format!("--tools is at most {}", server::MAX_EXTRA_TOOLS));
                     }
                 }
+                "--startup-delay-ms" => {
+                    let v = value("--startup-delay-ms")?;
+                    startup_delay_ms =
+                        v.parse()
+                            .ok()
+                            .filter(|ms| *ms <= 3_600_000)
+                            .ok_or_else(|| {
+                                format!("invalid --startup-delay-ms {v:?} (0 to 3600000)")
+                            })?;
+                }
                 other => return Err(format!("unknown argument {other:?}")),
             }
         }
@@ -130,7 +144,11 @@ impl Args {
             },
             Some(other) => return Err(format!("unknown transport {other:?} (stdio or http)")),
         };
-        Ok(Command::Run(Args { transport, tools }))
+        Ok(Command::Run(Args {
+            transport,
+            tools,
+            startup_delay_ms,
+        }))
     }
 }
 
@@ -164,6 +182,10 @@ pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
 
 /// Runs the server until the client goes away (stdio), or until SIGTERM/SIGINT.
 pub async fn run(args: Args) -> Result<(), Error> {
+    if args.startup_delay_ms > 0 {
+        tracing::info!(ms = args.startup_delay_ms, "delaying the start");
+        tokio::time::sleep(std::time::Duration::from_millis(args.startup_delay_ms)).await;
+    }
     let server = TestServer::new(args.tools);
     match args.transport {
         Transport::Stdio => run_stdio(server).await,
@@ -262,7 +284,8 @@ mod tests {
             parse(&[]),
             Ok(Command::Run(Args {
                 transport: Transport::Stdio,
-                tools: 0
+                tools: 0,
+                startup_delay_ms: 0
             }))
         );
     }
@@ -273,21 +296,24 @@ mod tests {
             parse(&["--transport", "http", "--port=8080", "--tools", "250"]),
             Ok(Command::Run(Args {
                 transport: Transport::Http("127.0.0.1:8080".parse().unwrap()),
-                tools: 250
+                tools: 250,
+                startup_delay_ms: 0
             }))
         );
         assert_eq!(
             parse(&["--transport=http"]),
             Ok(Command::Run(Args {
                 transport: Transport::Http("127.0.0.1:0".parse().unwrap()),
-                tools: 0
+                tools: 0,
+                startup_delay_ms: 0
             }))
         );
         assert_eq!(
             parse(&["--transport", "http", "--listen", "0.0.0.0:8080"]),
             Ok(Command::Run(Args {
                 transport: Transport::Http("0.0.0.0:8080".parse().unwrap()),
-                tools: 0
+                tools: 0,
+                startup_delay_ms: 0
             }))
         );
     }
@@ -308,6 +334,15 @@ mod tests {
         assert!(parse(&["--tools", "many"]).is_err());
         assert!(parse(&["--tools"]).is_err());
         assert!(parse(&["--bogus"]).is_err());
+        assert!(parse(&["--startup-delay-ms", "soon"]).is_err());
+        assert!(parse(&["--startup-delay-ms", "3600001"]).is_err());
+        assert!(matches!(
+            parse(&["--startup-delay-ms=1500"]),
+            Ok(Command::Run(Args {
+                startup_delay_ms: 1500,
+                ..
+            }))
+        ));
         assert_eq!(parse(&["--help"]), Ok(Command::Help));
     }
 

@@ -12,6 +12,7 @@ mod m20261121_000002_create_access;
 mod m20261121_000003_create_secrets;
 mod m20261121_000004_create_registries;
 mod m20261121_000005_create_deployments;
+mod m20261121_000006_create_pipeline_runs;
 
 /// The ordered list of migrations this build knows.
 pub struct Migrator;
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000003_create_secrets::Migration),
             Box::new(m20261121_000004_create_registries::Migration),
             Box::new(m20261121_000005_create_deployments::Migration),
+            Box::new(m20261121_000006_create_pipeline_runs::Migration),
         ]
     }
 }

@@ -52,6 +52,8 @@ pub struct Config {
     pub registry: domain::registries::Settings,
     /// Deployments: runtimes, limits, timeouts.
     pub deploy: domain::deployments::Settings,
+    /// Pipeline runs: worker pool, retries, leases.
+    pub pipeline: domain::pipeline::Settings,
 }
 
 /// Whether the session cookie carries the `Secure` attribute.
@@ -387,6 +389,25 @@ const SETTINGS: &[Setting] = &[
         "ghcr.io/astral-sh/uv:python3.12-alpine",
     ),
     setting("deploy.pull", "MCPO_DEPLOY_PULL", "false"),
+    setting("pipeline.concurrency", "MCPO_PIPELINE_CONCURRENCY", "4"),
+    setting("pipeline.step_attempts", "MCPO_PIPELINE_STEP_ATTEMPTS", "3"),
+    setting(
+        "pipeline.retry_base_ms",
+        "MCPO_PIPELINE_RETRY_BASE_MS",
+        "500",
+    ),
+    setting(
+        "pipeline.retry_max_ms",
+        "MCPO_PIPELINE_RETRY_MAX_MS",
+        "10000",
+    ),
+    setting(
+        "pipeline.step_timeout_secs",
+        "MCPO_PIPELINE_STEP_TIMEOUT_SECS",
+        "300",
+    ),
+    setting("pipeline.lease_secs", "MCPO_PIPELINE_LEASE_SECS", "30"),
+    setting("pipeline.poll_ms", "MCPO_PIPELINE_POLL_MS", "1000"),
     setting(
         "deploy.max_result_bytes",
         "MCPO_DEPLOY_MAX_RESULT_BYTES",
@@ -627,6 +648,27 @@ impl Layers {
             })?,
             registry: self.registry(&p)?,
             deploy: self.deploy(&p)?,
+            pipeline: self.pipeline(&p)?,
+        })
+    }
+
+    fn pipeline(&self, p: &Parser<'_>) -> Result<domain::pipeline::Settings, ConfigError> {
+        let ms = |key: &'static str, min: u64, max: u64| -> Result<Duration, ConfigError> {
+            Ok(Duration::from_millis(
+                p.parse(key, |v| int_in(v, min, max))?,
+            ))
+        };
+        let secs = |key: &'static str, min: u64, max: u64| -> Result<Duration, ConfigError> {
+            Ok(Duration::from_secs(p.parse(key, |v| int_in(v, min, max))?))
+        };
+        Ok(domain::pipeline::Settings {
+            concurrency: p.parse("pipeline.concurrency", |v| int_in(v, 1, 256))?,
+            step_attempts: p.parse("pipeline.step_attempts", |v| int_in(v, 1, 20))?,
+            retry_base: ms("pipeline.retry_base_ms", 1, 600_000)?,
+            retry_max: ms("pipeline.retry_max_ms", 1, 3_600_000)?,
+            step_timeout: secs("pipeline.step_timeout_secs", 1, 86_400)?,
+            lease: secs("pipeline.lease_secs", 3, 3600)?,
+            poll: ms("pipeline.poll_ms", 50, 60_000)?,
         })
     }
 

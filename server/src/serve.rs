@@ -26,6 +26,7 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     ctx.registry = Arc::new(config.registry.clone());
     ctx.deployments = Arc::new(domain::deployments::Manager::new(config.deploy.clone()));
     ctx.deployments.init(&ctx).await?;
+    ctx.pipeline = Arc::new(domain::pipeline::Pipeline::new(config.pipeline.clone()));
     if let Err(e) = domain::deployments::reconcile(&ctx).await {
         tracing::warn!(error = %e, "could not reconcile deployments");
     }
@@ -89,6 +90,12 @@ pub async fn run(config: Config) -> Result<(), RunError> {
             },
         ))
     };
+    let workers = {
+        let mut stop_rx = stop_tx.subscribe();
+        tokio::spawn(domain::pipeline::worker::run(ctx.clone(), async move {
+            let _ = stop_rx.wait_for(|stop| *stop).await;
+        }))
+    };
     let server = tokio::spawn(async move {
         let mut stop_rx = stop_rx;
         axum::serve(
@@ -112,6 +119,13 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         Ok(Ok(Err(e))) => return Err(RunError::Serve(e)),
         Ok(Err(join)) => tracing::error!(error = %join, "server task failed"),
         Err(_) => tracing::warn!("grace period over; closing the remaining connections"),
+    }
+    // Runs executing here stop: back to the queue before `deploy`, rolled back after it.
+    if tokio::time::timeout(config.shutdown_grace, workers)
+        .await
+        .is_err()
+    {
+        tracing::warn!("pipeline runs did not stop within the grace period");
     }
     heartbeat.abort();
     scheduler.abort();

@@ -8,6 +8,7 @@ pub mod access;
 pub mod catalog;
 pub mod deployment;
 pub mod env;
+pub mod pipeline;
 pub mod problem;
 pub mod registry;
 pub mod system;

@@ -39,7 +39,7 @@ use crate::{
     entities::{deployment, installation},
     mcp::{self, McpError, Session},
     runtime::{
-        docker::{ContainerState, DockerRuntime, DockerSettings},
+        docker::{ContainerState, DockerRuntime, DockerSettings, StdioPair},
         process::{self, Process},
         Launch, LogLine, Spec, Transport,
     },
@@ -81,7 +81,7 @@ impl Default for Settings {
 }
 
 /// What runs a live deployment.
-enum Runner {
+pub(crate) enum Runner {
     Process(Box<Process>),
     Container { id: String },
 }
@@ -124,7 +124,7 @@ fn secret_name(id: &str, var: &str) -> String {
     format!("deployment/{id}/env/{var}")
 }
 
-fn launch_text(l: &Launch) -> String {
+pub(crate) fn launch_text(l: &Launch) -> String {
     match l {
         Launch::Npm { package, version } => format!("npx -y {package}@{version}"),
         Launch::Pypi { package, version } => format!("uvx {package}=={version}"),
@@ -290,17 +290,39 @@ pub async fn create(
     ),
     DomainError,
 > {
-    let me = caller.require(Role::Operator)?.clone();
-    let entry = crate::catalog::version(
+    caller.require(Role::Operator)?;
+    let plan = resolve(ctx, &req).await?;
+    let created_by = caller.principal.as_ref().map(|p| p.name.clone());
+    let row = register(ctx, caller, &plan, req.name.is_some(), created_by, None).await?;
+    let info = to_info(&row);
+    let handle = spawn_start(ctx.clone(), row.id);
+    Ok((info, handle))
+}
+
+/// The catalog version `req` names, planned for this host (callers check the role).
+pub(crate) async fn resolve(ctx: &Ctx, req: &CreateDeployment) -> Result<plan::Plan, DomainError> {
+    let entry = crate::catalog::find_version(
         ctx,
-        caller,
         &req.server,
         req.version.as_deref().unwrap_or("latest"),
         req.registry_id.as_deref(),
     )
     .await?;
-    let plan = plan::plan(&entry, &req, ctx.deployments.has_docker().await)?;
-    let mut name = free_name(ctx, &plan.name, req.name.is_some()).await?;
+    plan::plan(&entry, req, ctx.deployments.has_docker().await)
+}
+
+/// Records a new deployment of `plan` (state `starting`, secrets in the store, audited);
+/// `exact_name`: the plan's name was chosen and must be free. `run_id`: the pipeline run that
+/// owns it until that run is ready (its audit entry is the system's, naming the run).
+pub(crate) async fn register(
+    ctx: &Ctx,
+    caller: &Caller,
+    plan: &plan::Plan,
+    exact_name: bool,
+    created_by: Option<String>,
+    run_id: Option<&str>,
+) -> Result<deployment::Model, DomainError> {
+    let mut name = free_name(ctx, &plan.name, exact_name).await?;
     let id = uuid::Uuid::now_v7().to_string();
     let now = Utc::now();
     let stored_env: Vec<StoredEnv> = plan
@@ -332,11 +354,12 @@ pub async fn create(
         endpoint: Set(None),
         capabilities: Set(None),
         discovered_at: Set(None),
-        created_by: Set(Some(me.name.clone())),
+        created_by: Set(created_by.clone()),
         created_at: Set(now),
         updated_at: Set(now),
         started_at: Set(None),
         stopped_at: Set(None),
+        run_id: Set(run_id.map(str::to_owned)),
     };
     // Concurrent deploys of one server race for its default name: the unique index decides,
     // and the loser takes the next free suffix.
@@ -353,7 +376,7 @@ pub async fn create(
             {
                 drop(txn);
                 tries += 1;
-                if req.name.is_some() || tries > 20 {
+                if exact_name || tries > 20 {
                     return Err(DomainError::Conflict(format!(
                         "a deployment named {name:?} exists"
                     )));
@@ -384,14 +407,13 @@ pub async fn create(
             target_id: Some(id.clone()),
             outcome: Outcome::Success,
             detail: json!({"name": row.name, "server": row.server, "version": row.version,
-                "runtime": row.runtime, "env": plan.env.iter().map(|e| e.name.as_str()).collect::<Vec<_>>()}),
+                "runtime": row.runtime, "run": run_id,
+                "env": plan.env.iter().map(|e| e.name.as_str()).collect::<Vec<_>>()}),
         },
     )
     .await?;
     txn.commit().await?;
-    let info = to_info(&row);
-    let handle = spawn_start(ctx.clone(), id);
-    Ok((info, handle))
+    Ok(row)
 }
 
 /// `base`, or `base-2`, `base-3`… whichever is free; a chosen name (`exact`) must be free.
@@ -508,158 +530,313 @@ fn mcp_error(e: McpError) -> DomainError {
     }
 }
 
+/// Makes sure `plan` can start on this host: the image (pulled when pulling is on) or the
+/// package launcher / program. Says what it found.
+pub(crate) async fn prepare(ctx: &Ctx, plan: &plan::Plan) -> Result<String, DomainError> {
+    let spec = Spec {
+        deployment_id: String::new(),
+        launch: plan.launch.clone(),
+        args: plan.args.clone(),
+        env: Vec::new(),
+    };
+    match plan.runtime {
+        RuntimeKind::Docker => {
+            let image = ctx
+                .deployments
+                .docker()
+                .await?
+                .prepare(&spec)
+                .await
+                .map_err(|e| DomainError::Upstream(e.to_string()))?;
+            Ok(format!("image {image} is on the Docker host"))
+        }
+        RuntimeKind::Process => {
+            let (program, _) = spec
+                .command()
+                .map_err(|e| DomainError::invalid("runtime", e.to_string()))?;
+            let found = if program.starts_with('/') {
+                Some(PathBuf::from(program)).filter(|p| is_executable(p))
+            } else {
+                std::env::var_os("PATH").and_then(|path| {
+                    std::env::split_paths(&path)
+                        .map(|d| d.join(program))
+                        .find(|p| is_executable(p))
+                })
+            };
+            match found {
+                Some(p) => Ok(format!("{program} is {}", p.display())),
+                None => Err(DomainError::Unavailable(format!(
+                    "{program} is not installed on this host (needed to run {})",
+                    launch_text(&plan.launch)
+                ))),
+            }
+        }
+    }
+}
+
+fn is_executable(p: &std::path::Path) -> bool {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// How to reach a just-started server.
+pub(crate) enum Channel {
+    /// The process's or container's stdout and stdin.
+    Stdio(StdioPair),
+    /// Streamable HTTP at this URL (a loopback port).
+    Http(String),
+}
+
+/// A started runtime, before its MCP session.
+pub(crate) struct Launched {
+    /// What runs it.
+    pub(crate) runner: Runner,
+    /// Process id or container id.
+    pub(crate) runtime_ref: String,
+}
+
+/// Starts the runtime of a stored deployment (process or container) and records its
+/// reference; nothing is left running when this fails.
+pub(crate) async fn launch(
+    ctx: &Ctx,
+    m: &deployment::Model,
+) -> Result<(Launched, Channel), DomainError> {
+    let settings = &ctx.deployments.settings;
+    let (mut spec, transport) = spec_of(ctx, m).await?;
+    let runtime = RuntimeKind::parse(&m.runtime).unwrap_or(RuntimeKind::Process);
+    let (launched, channel) = match runtime {
+        RuntimeKind::Process => {
+            // npx and uvx share one package cache across deployments (not each its own home).
+            let cache = std::path::absolute(settings.data_dir.join(".cache"))
+                .unwrap_or_else(|_| settings.data_dir.join(".cache"));
+            for (name, dir) in [("npm_config_cache", "npm"), ("UV_CACHE_DIR", "uv")] {
+                spec.env.push((
+                    EnvName::parse(name)?,
+                    SecretValue::new(cache.join(dir).to_string_lossy().into_owned()),
+                ));
+            }
+            let home = std::path::absolute(settings.data_dir.join(&m.id))
+                .unwrap_or_else(|_| settings.data_dir.join(&m.id));
+            std::fs::create_dir_all(&home).map_err(|e| {
+                DomainError::Internal(format!("cannot create {}: {e}", home.display()))
+            })?;
+            let mut p =
+                process::spawn(&spec, &home).map_err(|e| DomainError::Upstream(e.to_string()))?;
+            let pid = p.pid().to_string();
+            let channel = match &transport {
+                Transport::Stdio => match p.stdio.take() {
+                    Some((out, inp)) => Channel::Stdio((Box::new(out) as _, Box::new(inp) as _)),
+                    None => {
+                        p.stop(Duration::ZERO).await;
+                        return Err(DomainError::Internal("the process has no stdio".into()));
+                    }
+                },
+                Transport::Http { port, path } => {
+                    Channel::Http(format!("http://127.0.0.1:{port}{path}"))
+                }
+            };
+            (
+                Launched {
+                    runner: Runner::Process(Box::new(p)),
+                    runtime_ref: pid,
+                },
+                channel,
+            )
+        }
+        RuntimeKind::Docker => {
+            let docker = ctx.deployments.docker().await?;
+            let mut c = docker
+                .start(&spec, transport.clone())
+                .await
+                .map_err(|e| DomainError::Upstream(e.to_string()))?;
+            let channel = match (c.stdio.take(), c.http_url.clone()) {
+                (Some(pair), _) => Channel::Stdio(pair),
+                (None, Some(url)) => Channel::Http(url),
+                (None, None) => {
+                    let _ = docker.remove(&c.id).await;
+                    return Err(DomainError::Internal(
+                        "the container has no endpoint".into(),
+                    ));
+                }
+            };
+            (
+                Launched {
+                    runner: Runner::Container { id: c.id.clone() },
+                    runtime_ref: c.id.clone(),
+                },
+                channel,
+            )
+        }
+    };
+    let runtime_ref = launched.runtime_ref.clone();
+    set_state(ctx, &m.id, DeploymentState::Starting, None, |a| {
+        a.runtime_ref = Set(Some(runtime_ref));
+    })
+    .await?;
+    Ok((launched, channel))
+}
+
+/// The MCP handshake over `channel` (HTTP: retried until `deadline`, since a published port
+/// accepts connections before the server inside listens). Yields the session and, for
+/// HTTP, the endpoint.
+pub(crate) async fn connect(
+    ctx: &Ctx,
+    channel: Channel,
+    deadline: Instant,
+) -> Result<(Session, Option<String>), DomainError> {
+    let limits = ctx.deployments.settings.mcp;
+    match channel {
+        Channel::Stdio((out, inp)) => {
+            let s = Session::over_stdio(out, inp, limits)
+                .await
+                .map_err(mcp_error)?;
+            Ok((s, None))
+        }
+        Channel::Http(url) => {
+            let port = url
+                .trim_start_matches("http://")
+                .split(['/', '?'])
+                .next()
+                .and_then(|a| a.rsplit_once(':'))
+                .and_then(|(_, p)| p.parse::<u16>().ok())
+                .ok_or_else(|| DomainError::Internal(format!("no port in {url}")))?;
+            wait_for_port(port, deadline).await?;
+            let s = http_session(&url, limits, deadline).await?;
+            Ok((s, Some(url)))
+        }
+    }
+}
+
+/// Tools, resources and prompts of a live session.
+pub(crate) async fn discover(session: &Session) -> Result<Capabilities, DomainError> {
+    let mut caps = session.discover().await.map_err(mcp_error)?;
+    caps.discovered_at = Some(Utc::now());
+    Ok(caps)
+}
+
+/// Whether the runtime still runs (`Err` says how it ended).
+pub(crate) async fn runner_alive(ctx: &Ctx, runner: &mut Runner) -> Result<(), DomainError> {
+    match runner {
+        Runner::Process(p) => match p.exit_status() {
+            None => Ok(()),
+            Some(c) => Err(DomainError::Upstream(format!(
+                "the process exited with status {c}"
+            ))),
+        },
+        Runner::Container { id } => match ctx.deployments.docker().await?.inspect(id).await {
+            Ok(ContainerState::Running) => Ok(()),
+            Ok(ContainerState::Exited(c)) => Err(DomainError::Upstream(format!(
+                "the container exited with status {c}"
+            ))),
+            Ok(ContainerState::Missing) => {
+                Err(DomainError::Upstream("the container is gone".into()))
+            }
+            Err(e) => Err(DomainError::Unavailable(e.to_string())),
+        },
+    }
+}
+
+/// Hands a started, discovered server to the manager: `running` from now on.
+pub(crate) async fn go_live(
+    ctx: &Ctx,
+    id: &str,
+    session: Session,
+    launched: Launched,
+    endpoint: Option<String>,
+    caps: &Capabilities,
+) -> Result<(), DomainError> {
+    ctx.deployments.live.write().await.insert(
+        id.to_owned(),
+        Arc::new(Live {
+            session,
+            runner: Mutex::new(launched.runner),
+        }),
+    );
+    let caps_json = serde_json::to_string(caps).unwrap_or_default();
+    let instance = ctx.instance.id.clone();
+    let runtime_ref = launched.runtime_ref;
+    set_state(ctx, id, DeploymentState::Running, None, |a| {
+        a.capabilities = Set(Some(caps_json));
+        a.discovered_at = Set(Some(Utc::now()));
+        a.started_at = Set(Some(Utc::now()));
+        a.endpoint = Set(endpoint);
+        a.runtime_ref = Set(Some(runtime_ref));
+        a.instance_id = Set(Some(instance));
+    })
+    .await
+}
+
+/// Ends `runner` (if any) after a failed start and records `failed` with the reason and the
+/// last log lines.
+pub(crate) async fn fail_start(
+    ctx: &Ctx,
+    id: &str,
+    runner: Option<&mut Runner>,
+    e: &DomainError,
+) -> Result<(), DomainError> {
+    let logs = match runner {
+        Some(r) => end_runner(ctx, r, id).await,
+        None => Vec::new(),
+    };
+    let tail: Vec<&str> = logs
+        .iter()
+        .rev()
+        .take(5)
+        .rev()
+        .map(|l| l.text.as_str())
+        .collect();
+    let reason = if tail.is_empty() {
+        e.to_string()
+    } else {
+        format!("{e} (last log lines: {})", tail.join(" | "))
+    };
+    set_state(ctx, id, DeploymentState::Failed, Some(reason), |a| {
+        a.runtime_ref = Set(None);
+        a.endpoint = Set(None);
+        a.stopped_at = Set(Some(Utc::now()));
+    })
+    .await
+}
+
 /// Starts a stored deployment: runtime, handshake, discovery. On any failure, removes what
 /// it created and records `failed` with the reason.
 async fn start_now(ctx: &Ctx, id: &str) -> Result<(), DomainError> {
     let m = find(ctx, id).await?;
-    let mgr = &ctx.deployments;
-    let settings = mgr.settings.clone();
-    let (mut spec, transport) = spec_of(ctx, &m).await?;
-    let runtime = RuntimeKind::parse(&m.runtime).unwrap_or(RuntimeKind::Process);
-    if runtime == RuntimeKind::Process {
-        // npx and uvx share one package cache across deployments (not each its own home).
-        let cache = std::path::absolute(settings.data_dir.join(".cache"))
-            .unwrap_or_else(|_| settings.data_dir.join(".cache"));
-        for (name, dir) in [("npm_config_cache", "npm"), ("UV_CACHE_DIR", "uv")] {
-            spec.env.push((
-                EnvName::parse(name)?,
-                SecretValue::new(cache.join(dir).to_string_lossy().into_owned()),
-            ));
+    let deadline = Instant::now() + ctx.deployments.settings.start_timeout;
+    let (mut launched, channel) = match launch(ctx, &m).await {
+        Ok(l) => l,
+        Err(e) => {
+            fail_start(ctx, id, None, &e).await?;
+            return Err(e);
         }
-    }
-    let deadline = Instant::now() + settings.start_timeout;
-    let mut runner: Option<Runner> = None;
-    let result: Result<(Session, Option<String>, String), DomainError> = async {
-        match runtime {
-            RuntimeKind::Process => {
-                let home = std::path::absolute(settings.data_dir.join(&m.id))
-                    .unwrap_or_else(|_| settings.data_dir.join(&m.id));
-                std::fs::create_dir_all(&home).map_err(|e| {
-                    DomainError::Internal(format!("cannot create {}: {e}", home.display()))
-                })?;
-                let mut p = process::spawn(&spec, &home)
-                    .map_err(|e| DomainError::Upstream(e.to_string()))?;
-                let pid = p.pid().to_string();
-                let stdio = p.stdio.take();
-                runner = Some(Runner::Process(Box::new(p)));
-                match &transport {
-                    Transport::Stdio => {
-                        let (out, inp) = stdio.ok_or_else(|| {
-                            DomainError::Internal("the process has no stdio".into())
-                        })?;
-                        let s = Session::over_stdio(out, inp, settings.mcp)
-                            .await
-                            .map_err(mcp_error)?;
-                        Ok((s, None, pid))
-                    }
-                    Transport::Http { port, path } => {
-                        wait_for_port(*port, deadline).await?;
-                        let url = format!("http://127.0.0.1:{port}{path}");
-                        let s = http_session(&url, settings.mcp, deadline).await?;
-                        Ok((s, Some(url), pid))
-                    }
-                }
-            }
-            RuntimeKind::Docker => {
-                let docker = mgr.docker().await?;
-                let mut c = docker
-                    .start(&spec, transport.clone())
-                    .await
-                    .map_err(|e| DomainError::Upstream(e.to_string()))?;
-                runner = Some(Runner::Container { id: c.id.clone() });
-                let cid = c.id.clone();
-                match c.stdio.take() {
-                    Some((out, inp)) => {
-                        let s = Session::over_stdio(out, inp, settings.mcp)
-                            .await
-                            .map_err(mcp_error)?;
-                        Ok((s, None, cid))
-                    }
-                    None => {
-                        let url = c.http_url.clone().ok_or_else(|| {
-                            DomainError::Internal("the container has no endpoint".into())
-                        })?;
-                        // (The container's streams are not Sync: keep no reference across awaits.)
-                        drop(c);
-                        let port = url
-                            .trim_start_matches("http://")
-                            .split(['/', '?'])
-                            .next()
-                            .and_then(|a| a.rsplit_once(':'))
-                            .and_then(|(_, p)| p.parse::<u16>().ok())
-                            .ok_or_else(|| DomainError::Internal(format!("no port in {url}")))?;
-                        wait_for_port(port, deadline).await?;
-                        let s = http_session(&url, settings.mcp, deadline).await?;
-                        Ok((s, Some(url), cid))
-                    }
-                }
+    };
+    let result = async {
+        let (session, endpoint) =
+            tokio::time::timeout_at(deadline.into(), connect(ctx, channel, deadline))
+                .await
+                .map_err(|_| {
+                    DomainError::UpstreamTimeout("the MCP handshake timed out".into())
+                })??;
+        match discover(&session).await {
+            Ok(caps) => Ok((session, endpoint, caps)),
+            Err(e) => {
+                session.close().await;
+                Err(e)
             }
         }
     }
     .await;
-    let discovered = match result {
-        Ok((session, endpoint, runtime_ref)) => match session.discover().await {
-            Ok(caps) => Ok((session, endpoint, runtime_ref, caps)),
-            Err(e) => {
-                session.close().await;
-                Err(mcp_error(e))
-            }
-        },
-        Err(e) => Err(e),
-    };
-    match discovered {
-        Ok((session, endpoint, runtime_ref, mut caps)) => {
-            caps.discovered_at = Some(Utc::now());
-            let runner = runner.ok_or_else(|| DomainError::Internal("no runner".into()))?;
-            mgr.live.write().await.insert(
-                id.to_owned(),
-                Arc::new(Live {
-                    session,
-                    runner: Mutex::new(runner),
-                }),
-            );
-            let caps_json = serde_json::to_string(&caps).unwrap_or_default();
-            let instance = ctx.instance.id.clone();
-            set_state(ctx, id, DeploymentState::Running, None, |a| {
-                a.capabilities = Set(Some(caps_json));
-                a.discovered_at = Set(Some(Utc::now()));
-                a.started_at = Set(Some(Utc::now()));
-                a.endpoint = Set(endpoint);
-                a.runtime_ref = Set(Some(runtime_ref));
-                a.instance_id = Set(Some(instance));
-            })
-            .await
-        }
+    match result {
+        Ok((session, endpoint, caps)) => go_live(ctx, id, session, launched, endpoint, &caps).await,
         Err(e) => {
-            let logs = match &mut runner {
-                Some(r) => end_runner(ctx, r, id).await,
-                None => Vec::new(),
-            };
-            let tail: Vec<&str> = logs
-                .iter()
-                .rev()
-                .take(5)
-                .rev()
-                .map(|l| l.text.as_str())
-                .collect();
-            let reason = if tail.is_empty() {
-                e.to_string()
-            } else {
-                format!("{e} (last log lines: {})", tail.join(" | "))
-            };
-            set_state(ctx, id, DeploymentState::Failed, Some(reason), |a| {
-                a.runtime_ref = Set(None);
-                a.endpoint = Set(None);
-                a.stopped_at = Set(Some(Utc::now()));
-            })
-            .await?;
+            fail_start(ctx, id, Some(&mut launched.runner), &e).await?;
             Err(e)
         }
     }
 }
 
 /// Stops and removes whatever `runner` runs; returns its last logs.
-async fn end_runner(ctx: &Ctx, runner: &mut Runner, id: &str) -> Vec<LogLine> {
+pub(crate) async fn end_runner(ctx: &Ctx, runner: &mut Runner, id: &str) -> Vec<LogLine> {
     let grace = ctx.deployments.settings.stop_grace;
     let logs = match runner {
         Runner::Process(p) => {
@@ -882,6 +1059,91 @@ pub async fn delete(ctx: &Ctx, caller: &Caller, id: &str) -> Result<(), DomainEr
     Ok(())
 }
 
+/// Rolls back the deployments a pipeline run created: live session, container (found by its
+/// label, even if the run never learnt its id), left processes (found by their
+/// `MCPO_DEPLOYMENT_ID`), secrets, home and record. Yields what it removed, for the run's log.
+pub(crate) async fn purge_for_run(ctx: &Ctx, run_id: &str) -> Result<Vec<String>, DomainError> {
+    let rows = deployment::Entity::find()
+        .filter(deployment::Column::RunId.eq(run_id))
+        .all(&ctx.db.conn)
+        .await?;
+    let mut removed = Vec::new();
+    for m in rows {
+        shut_down(ctx, &m.id).await;
+        if let Ok(d) = ctx.deployments.docker().await {
+            if let Ok(managed) = d.list_managed().await {
+                for (cid, _, _) in managed.into_iter().filter(|(_, dep, _)| *dep == m.id) {
+                    if d.remove(&cid).await.is_ok() {
+                        removed.push(format!("container {}", &cid[..cid.len().min(12)]));
+                    }
+                }
+            }
+        }
+        for pid in kill_marked_processes(&m.id) {
+            removed.push(format!("process group {pid}"));
+        }
+        let env: Vec<StoredEnv> = serde_json::from_str(&m.env).unwrap_or_default();
+        let txn = ctx.db.conn.begin().await?;
+        for e in env.iter().filter(|e| e.secret) {
+            secrets::delete(&txn, &secret_name(&m.id, &e.name)).await?;
+        }
+        deployment::Entity::delete_by_id(&m.id).exec(&txn).await?;
+        audit::record(
+            &txn,
+            &Caller::default(),
+            Entry {
+                action: "deployment.delete",
+                target_kind: "deployment",
+                target_id: Some(m.id.clone()),
+                outcome: Outcome::Success,
+                detail: json!({"name": m.name, "run": run_id, "reason": "pipeline run rolled back"}),
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        if let Ok(mut ended) = ctx.deployments.ended_logs.lock() {
+            ended.remove(&m.id);
+        }
+        let _ = tokio::fs::remove_dir_all(ctx.deployments.settings.data_dir.join(&m.id)).await;
+        removed.push(format!("deployment {}", m.name));
+    }
+    Ok(removed)
+}
+
+/// Ends every process group holding a process whose environment names `deployment_id`;
+/// yields the groups.
+fn kill_marked_processes(deployment_id: &str) -> Vec<i32> {
+    let marker = format!("MCPO_DEPLOYMENT_ID={deployment_id}");
+    let mut groups = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return groups;
+    };
+    for entry in dir.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let ours = std::fs::read(format!("/proc/{pid}/environ"))
+            .map(|env| env.split(|b| *b == 0).any(|kv| kv == marker.as_bytes()))
+            .unwrap_or(false);
+        if !ours {
+            continue;
+        }
+        // SAFETY: getpgid/kill on a process whose environment names this deployment.
+        let pgid = unsafe { libc::getpgid(pid) };
+        if pgid > 1 && !groups.contains(&pgid) && pgid != std::process::id() as i32 {
+            unsafe {
+                libc::kill(-pgid, libc::SIGKILL);
+            }
+            groups.push(pgid);
+        }
+    }
+    groups
+}
+
 /// What the server offers (as discovered at the last start).
 pub async fn capabilities(
     ctx: &Ctx,
@@ -1042,6 +1304,10 @@ pub async fn reconcile(ctx: &Ctx) -> Result<(), DomainError> {
     }
     for r in rows {
         if !matches!(r.state.as_str(), "running" | "starting") || !owner_gone(&r) {
+            continue;
+        }
+        // A pipeline run still owns a deployment it is starting: its recovery decides.
+        if r.run_id.is_some() && r.state == "starting" {
             continue;
         }
         match (r.runtime.as_str(), &r.runtime_ref, &docker) {

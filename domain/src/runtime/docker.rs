@@ -369,6 +369,14 @@ impl DockerRuntime {
         })
     }
 
+    /// Makes sure the image `spec` runs in is on the host (pulled when pulling is on); yields
+    /// its name.
+    pub async fn prepare(&self, spec: &Spec) -> Result<String, RuntimeError> {
+        let c = self.image_and_command(spec)?;
+        self.ensure_image(&c.image).await?;
+        Ok(c.image)
+    }
+
     /// The image's configured user, pulling the image first when it is missing and pulling is
     /// on.
     async fn ensure_image(&self, image: &str) -> Result<Option<String>, RuntimeError> {

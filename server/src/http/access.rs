@@ -76,6 +76,27 @@ const API: &[(&str, &str, Access)] = &[
         R(Role::Operator),
     ),
     ("GET", "/api/v1/deployments/{id}/logs", R(Role::Viewer)),
+    ("GET", "/api/v1/pipeline-runs", R(Role::Viewer)),
+    ("POST", "/api/v1/pipeline-runs", R(Role::Operator)),
+    ("POST", "/api/v1/pipeline-runs/batch", R(Role::Operator)),
+    ("GET", "/api/v1/pipeline-runs/events", R(Role::Viewer)),
+    ("GET", "/api/v1/pipeline-runs/{id}", R(Role::Viewer)),
+    (
+        "POST",
+        "/api/v1/pipeline-runs/{id}/cancel",
+        R(Role::Operator),
+    ),
+    (
+        "POST",
+        "/api/v1/pipeline-runs/{id}/retry",
+        R(Role::Operator),
+    ),
+    (
+        "POST",
+        "/api/v1/pipeline-runs/{id}/rerun",
+        R(Role::Operator),
+    ),
+    ("GET", "/api/v1/pipeline-runs/{id}/events", R(Role::Viewer)),
     ("GET", "/api/v1/catalog/{name}/versions", R(Role::Viewer)),
     (
         "GET",

@@ -11,6 +11,7 @@ pub mod deployments;
 pub mod health;
 pub mod metrics;
 pub mod oidc;
+pub mod pipeline_runs;
 pub mod problem;
 pub mod rate_limit;
 pub mod registries;
@@ -40,6 +41,7 @@ use crate::state::AppState;
         (name = "registries", description = "Registry sources and their syncs"),
         (name = "catalog", description = "MCP servers synced from the registries, with deployability verdicts"),
         (name = "deployments", description = "MCP servers running on Docker or as local processes, their capabilities and tool calls"),
+        (name = "pipeline-runs", description = "Durable runs taking a catalog entry to a ready deployment, step by step, with live event streams"),
         (name = "operations", description = "Health and metrics for load balancers and Prometheus"),
     )
 )]
@@ -97,6 +99,14 @@ pub fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(deployments::schema))
         .routes(routes!(deployments::call_tool))
         .routes(routes!(deployments::logs))
+        .routes(routes!(pipeline_runs::list, pipeline_runs::create))
+        .routes(routes!(pipeline_runs::create_batch))
+        .routes(routes!(pipeline_runs::all_events))
+        .routes(routes!(pipeline_runs::get))
+        .routes(routes!(pipeline_runs::cancel))
+        .routes(routes!(pipeline_runs::retry))
+        .routes(routes!(pipeline_runs::rerun))
+        .routes(routes!(pipeline_runs::events))
         .routes(routes!(health::live))
         .routes(routes!(health::ready))
         .routes(routes!(health::summary))
