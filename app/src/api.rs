@@ -641,3 +641,126 @@ mod deploys {
             .collect())
     }
 }
+
+// ---- Pipeline runs -------------------------------------------------------------------------
+//
+// `create_pipeline_run` takes the deploy form's request as JSON, like `deploy`; the others are
+// plain forms.
+
+pub use runs::*;
+
+mod runs {
+    use leptos::{prelude::*, server_fn::codec::Json};
+    use types::{deployment::CreateDeployment, pipeline::RunInfo, Page};
+
+    #[cfg(feature = "ssr")]
+    use super::ssr;
+
+    /// Runs shown per page of the list.
+    pub const RUNS_PAGE: u32 = 50;
+
+    /// A page of runs, newest first (steps without their logs). Every filter is optional and
+    /// blank is absent: `state` is a run state; `server` and `created_by` are exact names;
+    /// `since` is a day (`2026-11-21`, from midnight UTC) or an RFC 3339 time.
+    #[server(prefix = "/ui/fn", endpoint = "pipeline_runs")]
+    pub async fn pipeline_runs(
+        state: Option<String>,
+        server: Option<String>,
+        created_by: Option<String>,
+        since: Option<String>,
+        cursor: Option<String>,
+    ) -> Result<Page<RunInfo>, ServerFnError> {
+        use types::pipeline::{RunFilter, RunState};
+        let (ctx, caller) = ssr::service()?;
+        let field = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+        let state = field(state)
+            .map(|s| {
+                RunState::parse(&s).ok_or_else(|| {
+                    ssr::shown(domain::DomainError::invalid(
+                        "state",
+                        "must be queued, running, cancelling, succeeded, failed or cancelled",
+                    ))
+                })
+            })
+            .transpose()?;
+        let since = field(since)
+            .map(|s| {
+                chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d")
+                    .ok()
+                    .and_then(|d| d.and_hms_opt(0, 0, 0))
+                    .map(|t| t.and_utc())
+                    .or_else(|| {
+                        chrono::DateTime::parse_from_rfc3339(&s)
+                            .ok()
+                            .map(|t| t.with_timezone(&chrono::Utc))
+                    })
+                    .ok_or_else(|| {
+                        ssr::shown(domain::DomainError::invalid(
+                            "since",
+                            "must be a day such as 2026-11-21",
+                        ))
+                    })
+            })
+            .transpose()?;
+        let filter = RunFilter {
+            state,
+            server: field(server),
+            created_by: field(created_by),
+            since,
+            until: None,
+            cursor: field(cursor),
+            limit: Some(RUNS_PAGE),
+        };
+        domain::pipeline::list(&ctx, &caller, filter)
+            .await
+            .map_err(ssr::shown)
+    }
+
+    /// One run with its steps and their logs.
+    #[server(prefix = "/ui/fn", endpoint = "pipeline_run")]
+    pub async fn pipeline_run(id: String) -> Result<RunInfo, ServerFnError> {
+        let (ctx, caller) = ssr::service()?;
+        domain::pipeline::get(&ctx, &caller, id.trim())
+            .await
+            .map_err(ssr::shown)
+    }
+
+    /// Starts a pipeline run for a catalog entry (operators): the request is checked at once,
+    /// then queued; follow the run on its page.
+    #[server(prefix = "/ui/fn", endpoint = "create_pipeline_run", input = Json)]
+    pub async fn create_pipeline_run(request: CreateDeployment) -> Result<RunInfo, ServerFnError> {
+        let (ctx, caller) = ssr::service()?;
+        let (run, _replayed) = domain::pipeline::create(&ctx, &caller, request, None)
+            .await
+            .map_err(ssr::shown)?;
+        Ok(run)
+    }
+
+    /// Cancels a queued or running run (operators); a running one is rolled back by its
+    /// worker.
+    #[server(prefix = "/ui/fn", endpoint = "cancel_pipeline_run")]
+    pub async fn cancel_pipeline_run(id: String) -> Result<RunInfo, ServerFnError> {
+        let (ctx, caller) = ssr::service()?;
+        domain::pipeline::cancel(&ctx, &caller, id.trim())
+            .await
+            .map_err(ssr::shown)
+    }
+
+    /// Queues a failed or cancelled run again from its failed step (operators).
+    #[server(prefix = "/ui/fn", endpoint = "retry_pipeline_run")]
+    pub async fn retry_pipeline_run(id: String) -> Result<RunInfo, ServerFnError> {
+        let (ctx, caller) = ssr::service()?;
+        domain::pipeline::retry(&ctx, &caller, id.trim())
+            .await
+            .map_err(ssr::shown)
+    }
+
+    /// Starts a new run with the same request as an ended one (operators).
+    #[server(prefix = "/ui/fn", endpoint = "rerun_pipeline_run")]
+    pub async fn rerun_pipeline_run(id: String) -> Result<RunInfo, ServerFnError> {
+        let (ctx, caller) = ssr::service()?;
+        domain::pipeline::rerun(&ctx, &caller, id.trim())
+            .await
+            .map_err(ssr::shown)
+    }
+}

@@ -63,7 +63,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/catalog/entry") view=pages::CatalogEntryView />
                     <Route path=path!("/deployments") view=pages::Deployments />
                     <Route path=path!("/deployments/view") view=pages::DeploymentView />
-                    <Route path=path!("/pipeline-runs") view=|| pages::not_built("Pipeline runs", "Durable runs taking a catalog entry through resolve, deploy, handshake, discovery and health checks.") />
+                    <Route path=path!("/pipeline-runs") view=pages::Runs />
+                    <Route path=path!("/pipeline-runs/view") view=pages::RunView />
                     <Route path=path!("/fleet-health") view=|| pages::not_built("Health", "Fleet health, incidents, latency and uptime of every deployment.") />
                     <Route path=path!("/login") view=pages::Login />
                     <Route path=path!("/settings") view=pages::SettingsIndex />

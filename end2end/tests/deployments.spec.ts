@@ -114,7 +114,13 @@ test.describe.serial('deployments', () => {
     await form.getByLabel('Runtime').selectOption('docker');
     await form.getByRole('button', { name: 'Deploy', exact: true }).click();
 
-    // The deployment's page: starting, then running.
+    // Deploying starts a pipeline run: its page follows the steps to a ready deployment
+    // (pipeline-runs.spec.ts tests that page), which it then links to.
+    await expect(page).toHaveURL(/\/pipeline-runs\/view\?id=/);
+    await expect(page.locator('[data-run-status] [data-run-state]')).toHaveAttribute('data-run-state', 'succeeded', { timeout: 120_000 });
+    await page.getByRole('link', { name: 'Open deployment' }).click();
+
+    // The deployment's page: running.
     await expect(page).toHaveURL(/\/deployments\/view\?id=/);
     const id = new URL(page.url()).searchParams.get('id') ?? '';
     expect(id).not.toBe('');

@@ -184,7 +184,11 @@ pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
 pub async fn run(args: Args) -> Result<(), Error> {
     if args.startup_delay_ms > 0 {
         tracing::info!(ms = args.startup_delay_ms, "delaying the start");
-        tokio::time::sleep(std::time::Duration::from_millis(args.startup_delay_ms)).await;
+        let shutdown = shutdown_signal();
+        tokio::select! {
+            () = tokio::time::sleep(std::time::Duration::from_millis(args.startup_delay_ms)) => {}
+            () = shutdown => return Ok(()),
+        }
     }
     let server = TestServer::new(args.tools);
     match args.transport {

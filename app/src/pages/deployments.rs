@@ -1,5 +1,6 @@
 //! Deployments: the list (refreshed while one is starting), the deploy form prefilled from a
-//! catalog entry (`/deployments?from=<server>&version=<v>`), and one deployment in full
+//! catalog entry (`/deployments?from=<server>&version=<v>`; submitting it starts a pipeline
+//! run and opens the run's page), and one deployment in full
 //! (`/deployments/view?id=<id>`): its configuration, state and actions, capabilities, a form
 //! generated from a tool's input schema to call it, and its live log.
 //!
@@ -23,11 +24,12 @@ use types::{
 
 use super::{
     catalog::with_placeholders,
+    runs::run_href,
     ui::{alert, error_text, BUTTON, BUTTON_QUIET, CARD, CHIP, INPUT, LINK},
 };
 use crate::{
     api::{
-        call_deployment_tool, catalog_entry_version, delete_deployment, deploy,
+        call_deployment_tool, catalog_entry_version, create_pipeline_run, delete_deployment,
         deployment_capabilities, deployment_logs, get_deployment, list_deployments,
         restart_deployment, start_deployment, stop_deployment, whoami, LogLine,
     },
@@ -539,8 +541,9 @@ fn DeployForm(v: CatalogVersion) -> impl IntoView {
                 error.set(None);
                 let navigate = navigate.clone();
                 spawn_local(async move {
-                    match deploy(request).await {
-                        Ok(d) => navigate(&view_href(&d.id), Default::default()),
+                    // Deploying is a pipeline run: its page follows it step by step.
+                    match create_pipeline_run(request).await {
+                        Ok(run) => navigate(&run_href(&run.id), Default::default()),
                         Err(e) => {
                             error.try_set(Some(error_text(&e)));
                         }

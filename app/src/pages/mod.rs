@@ -6,6 +6,7 @@ mod login;
 mod not_found;
 mod overview;
 mod registries;
+mod runs;
 mod settings;
 mod ui;
 
@@ -15,6 +16,7 @@ pub use login::Login;
 pub use not_found::NotFound;
 pub use overview::Overview;
 pub use registries::Registries;
+pub use runs::{RunView, Runs};
 pub use settings::{Account, ApiKeys, Audit, SettingsIndex, Users};
 
 use leptos::prelude::*;

@@ -859,6 +859,23 @@ pub(crate) async fn end_runner(ctx: &Ctx, runner: &mut Runner, id: &str) -> Vec<
     logs
 }
 
+/// Discards the runner of a start that is being rolled back: no grace (the server never
+/// served anyone). Says what it removed.
+pub(crate) async fn discard(ctx: &Ctx, runner: &mut Runner) -> String {
+    match runner {
+        Runner::Process(p) => {
+            p.stop(Duration::ZERO).await;
+            format!("process {}", p.pid())
+        }
+        Runner::Container { id } => {
+            if let Ok(d) = ctx.deployments.docker().await {
+                let _ = d.remove(id).await;
+            }
+            format!("container {}", &id[..id.len().min(12)])
+        }
+    }
+}
+
 /// Ends the live session and runner of `id`, if any.
 async fn shut_down(ctx: &Ctx, id: &str) {
     let Some(live) = ctx.deployments.take_live(id).await else {

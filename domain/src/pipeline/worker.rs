@@ -230,16 +230,12 @@ impl Exec {
             if let Some(s) = self.session.take() {
                 s.close().await;
             }
+            let mut removed = Vec::new();
             if let Some(mut l) = self.launched.take() {
-                let dep = self
-                    .deployment
-                    .as_ref()
-                    .map(|d| d.id.clone())
-                    .unwrap_or_default();
-                deployments::end_runner(&self.ctx, &mut l.runner, &dep).await;
+                removed.push(deployments::discard(&self.ctx, &mut l.runner).await);
             }
             self.channel = None;
-            let removed = deployments::purge_for_run(&self.ctx, &self.id).await?;
+            removed.extend(deployments::purge_for_run(&self.ctx, &self.id).await?);
             let idx = at
                 .as_ref()
                 .map(|a| a.0)

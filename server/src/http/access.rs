@@ -115,6 +115,7 @@ const PAGES: &[(&str, Access)] = &[
     ("/deployments", R(Role::Viewer)),
     ("/deployments/view", R(Role::Viewer)),
     ("/pipeline-runs", R(Role::Viewer)),
+    ("/pipeline-runs/view", R(Role::Viewer)),
     ("/fleet-health", R(Role::Viewer)),
     ("/settings", R(Role::Viewer)),
     ("/settings/account", R(Role::Viewer)),
@@ -154,6 +155,12 @@ const SERVER_FNS: &[(&str, Access)] = &[
     ("/ui/fn/deployment_capabilities", R(Role::Viewer)),
     ("/ui/fn/call_tool", R(Role::Operator)),
     ("/ui/fn/deployment_logs", R(Role::Viewer)),
+    ("/ui/fn/pipeline_runs", R(Role::Viewer)),
+    ("/ui/fn/pipeline_run", R(Role::Viewer)),
+    ("/ui/fn/create_pipeline_run", R(Role::Operator)),
+    ("/ui/fn/cancel_pipeline_run", R(Role::Operator)),
+    ("/ui/fn/retry_pipeline_run", R(Role::Operator)),
+    ("/ui/fn/rerun_pipeline_run", R(Role::Operator)),
 ];
 
 /// Everything else the router serves, by method and route-template prefix.
