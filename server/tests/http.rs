@@ -76,7 +76,7 @@ async fn dashboard_is_server_rendered_with_navigation() {
         );
         // Pages not built yet say so.
         let html = browser
-            .get(s.url("/pipeline-runs"))
+            .get(s.url("/fleet-health"))
             .send()
             .await
             .unwrap()

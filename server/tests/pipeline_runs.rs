@@ -974,3 +974,82 @@ async fn two_instances_on_postgresql_run_each_run_exactly_once_and_take_over() {
             .await;
     }
 }
+
+#[tokio::test]
+async fn the_queue_is_fair_between_starters() {
+    let docker = testkit::docker::connect().await;
+    let image = test_image(&docker).await;
+    let dh = docker_host();
+    let e = Env::start(
+        TestDb::new(Backend::Sqlite).await,
+        vec![oci_entry("io.mcpo.test/stdio", &image)],
+        &[("DOCKER_HOST", &dh), ("MCPO_PIPELINE_CONCURRENCY", "2")],
+    )
+    .await;
+    let other = e.s.api_key("operator");
+    // The admin key queues four slow runs: two take the workers, two wait.
+    let slow =
+        json!({"server": "io.mcpo.test/stdio", "arguments": ["--startup-delay-ms", "60000"]});
+    let batch = e
+        .json(
+            "POST",
+            "/api/v1/pipeline-runs/batch",
+            Some(json!({"runs": vec![slow; 4]})),
+            202,
+        )
+        .await;
+    let ids: Vec<String> = batch["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect();
+    for id in &ids[..2] {
+        e.wait_run(id, "in initialize", |r| {
+            step(r, "initialize")["status"] == "running"
+        })
+        .await;
+    }
+    // Another starter queues one run after them; when a worker frees up, it goes first.
+    let theirs =
+        e.s.call_json(
+            &other,
+            "POST",
+            "/api/v1/pipeline-runs",
+            Some(json!({"server": "io.mcpo.test/stdio"})),
+            202,
+        )
+        .await;
+    let tid = theirs["id"].as_str().unwrap().to_owned();
+    assert_ne!(theirs["created_by"], batch["runs"][0]["created_by"]);
+    e.json(
+        "POST",
+        &format!("/api/v1/pipeline-runs/{}/cancel", ids[0]),
+        None,
+        202,
+    )
+    .await;
+    let t = e.wait_final(&tid).await;
+    assert_eq!(t["state"], "succeeded", "{t:#}");
+    for id in &ids[2..] {
+        // Queued before it, claimed after it (or not yet).
+        let r = e.run(id).await;
+        if let Some(started) = r["started_at"].as_str() {
+            let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap();
+            assert!(at(started) > at(t["started_at"].as_str().unwrap()), "{r:#}\n{t:#}");
+        }
+    }
+    for id in &ids[1..] {
+        e.json(
+            "POST",
+            &format!("/api/v1/pipeline-runs/{id}/cancel"),
+            None,
+            202,
+        )
+        .await;
+        assert_eq!(e.wait_final(id).await["state"], "cancelled");
+    }
+    let dep = t["deployment_id"].as_str().unwrap();
+    e.json("DELETE", &format!("/api/v1/deployments/{dep}"), None, 204)
+        .await;
+}

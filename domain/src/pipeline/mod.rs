@@ -86,6 +86,8 @@ pub struct Pipeline {
     changed: watch::Sender<u64>,
     /// Runs executing here: their cancel switch.
     cancels: Mutex<HashMap<String, watch::Sender<bool>>>,
+    /// Set when this instance shuts down (event streams end).
+    closing: watch::Sender<bool>,
 }
 
 impl Default for Pipeline {
@@ -102,7 +104,13 @@ impl Pipeline {
             wake: Notify::new(),
             changed: watch::channel(0).0,
             cancels: Mutex::default(),
+            closing: watch::channel(false).0,
         }
+    }
+
+    /// A receiver that turns `true` when this instance shuts down.
+    pub fn closing(&self) -> watch::Receiver<bool> {
+        self.closing.subscribe()
     }
 
     /// The settings.

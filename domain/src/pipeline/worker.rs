@@ -939,6 +939,29 @@ pub async fn run(ctx: Ctx, stop: impl Future<Output = ()>) {
         }
     }
     let _ = stop_tx.send(true);
+    ctx.pipeline.closing.send_replace(true);
     while tasks.join_next().await.is_some() {}
     beat.abort();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_up_to_the_cap() {
+        let base = Duration::from_millis(100);
+        let max = Duration::from_millis(1000);
+        for _ in 0..200 {
+            let one = backoff(base, max, 1);
+            assert!(one >= Duration::from_millis(50) && one <= base, "{one:?}");
+            let three = backoff(base, max, 3);
+            assert!(three >= Duration::from_millis(200) && three <= Duration::from_millis(400));
+            let late = backoff(base, max, 30);
+            assert!(late >= max / 2 && late <= max, "{late:?}");
+        }
+        // Jitter: not always the same.
+        let seen: std::collections::HashSet<_> = (0..50).map(|_| backoff(base, max, 4)).collect();
+        assert!(seen.len() > 1);
+    }
 }

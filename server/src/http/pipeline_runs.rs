@@ -21,11 +21,11 @@ use types::{
 use super::problem::{ApiError, ApiJson};
 use crate::state::AppState;
 
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, DomainError> {
     match headers.get("idempotency-key") {
         None => Ok(None),
         Some(v) => v.to_str().map(|s| Some(s.to_owned())).map_err(|_| {
-            DomainError::invalid("Idempotency-Key", "must be visible ASCII characters").into()
+            DomainError::invalid("Idempotency-Key", "must be visible ASCII characters")
         }),
     }
 }
@@ -353,23 +353,32 @@ fn follow(
     first_seq: i64,
 ) -> impl futures_util::Stream<Item = Result<Event, Infallible>> {
     let rx = ctx.pipeline.subscribe();
+    let closing = ctx.pipeline.closing();
     let pending: std::collections::VecDeque<(i64, RunInfo)> =
         first.map(|r| (first_seq, r)).into_iter().collect();
     futures_util::stream::unfold(
-        (ctx, caller, run, after, pending, rx, false),
-        |(ctx, caller, run, mut after, mut pending, mut rx, mut done)| async move {
+        (ctx, caller, run, after, pending, rx, closing, false),
+        |(ctx, caller, run, mut after, mut pending, mut rx, mut closing, mut done)| async move {
             loop {
                 if let Some((seq, r)) = pending.pop_front() {
                     if run.is_some() && r.state.is_final() {
                         done = true;
                     }
                     let ev = run_event(&r, seq);
-                    return Some((Ok(ev), (ctx, caller, run, after, pending, rx, done)));
+                    return Some((
+                        Ok(ev),
+                        (ctx, caller, run, after, pending, rx, closing, done),
+                    ));
                 }
-                if done {
+                // Ends with the run, or when this instance shuts down (clients reconnect
+                // elsewhere with Last-Event-ID).
+                if done || *closing.borrow() {
                     return None;
                 }
-                let _ = tokio::time::timeout(Duration::from_secs(1), rx.changed()).await;
+                tokio::select! {
+                    _ = tokio::time::timeout(Duration::from_secs(1), rx.changed()) => {}
+                    _ = closing.changed() => return None,
+                }
                 let (last, runs) = pipeline::changes(&ctx, &caller, run.as_deref(), after)
                     .await
                     .ok()?;
