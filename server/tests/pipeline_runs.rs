@@ -1036,7 +1036,10 @@ async fn the_queue_is_fair_between_starters() {
         let r = e.run(id).await;
         if let Some(started) = r["started_at"].as_str() {
             let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap();
-            assert!(at(started) > at(t["started_at"].as_str().unwrap()), "{r:#}\n{t:#}");
+            assert!(
+                at(started) > at(t["started_at"].as_str().unwrap()),
+                "{r:#}\n{t:#}"
+            );
         }
     }
     for id in &ids[1..] {
