@@ -62,6 +62,24 @@ impl Env {
             .await
     }
 
+    /// Queues `runs` in one batch; their ids, in order.
+    async fn batch(&self, runs: Vec<Value>) -> Vec<String> {
+        let b = self
+            .json(
+                "POST",
+                "/api/v1/pipeline-runs/batch",
+                Some(json!({ "runs": runs })),
+                202,
+            )
+            .await;
+        b["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
     async fn run(&self, id: &str) -> Value {
         self.json("GET", &format!("/api/v1/pipeline-runs/{id}"), None, 200)
             .await
@@ -695,20 +713,16 @@ async fn kill_9_in_the_middle_of_runs_loses_none_and_leaves_no_orphan() {
     let slow =
         json!({"server": "io.mcpo.test/stdio", "arguments": ["--startup-delay-ms", "60000"]});
     let fast = json!({"server": "io.mcpo.test/stdio"});
-    let batch = e
-        .json(
-            "POST",
-            "/api/v1/pipeline-runs/batch",
-            Some(json!({"runs": [slow, slow, fast, fast, fast, fast]})),
-            202,
-        )
+    let ids = e
+        .batch(vec![
+            slow.clone(),
+            slow,
+            fast.clone(),
+            fast.clone(),
+            fast.clone(),
+            fast,
+        ])
         .await;
-    let ids: Vec<String> = batch["runs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["id"].as_str().unwrap().to_owned())
-        .collect();
     let mut slow_deps = Vec::new();
     for id in &ids[..2] {
         let r = e
@@ -833,20 +847,7 @@ async fn two_instances_on_postgresql_run_each_run_exactly_once_and_take_over() {
     let runs: Vec<Value> = (0..20)
         .map(|_| json!({"server": "io.mcpo.test/stdio"}))
         .collect();
-    let batch = a
-        .json(
-            "POST",
-            "/api/v1/pipeline-runs/batch",
-            Some(json!({"runs": runs})),
-            202,
-        )
-        .await;
-    let ids: Vec<String> = batch["runs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["id"].as_str().unwrap().to_owned())
-        .collect();
+    let ids = a.batch(runs).await;
     let mut by_instance: HashMap<String, usize> = HashMap::new();
     let mut deployments = HashSet::new();
     for id in &ids {
@@ -886,20 +887,7 @@ async fn two_instances_on_postgresql_run_each_run_exactly_once_and_take_over() {
     // Instance B dies while executing runs: A takes them over when their leases expire.
     let slow =
         json!({"server": "io.mcpo.test/stdio", "arguments": ["--startup-delay-ms", "60000"]});
-    let batch = a
-        .json(
-            "POST",
-            "/api/v1/pipeline-runs/batch",
-            Some(json!({"runs": vec![slow; 6]})),
-            202,
-        )
-        .await;
-    let slow_ids: Vec<String> = batch["runs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["id"].as_str().unwrap().to_owned())
-        .collect();
+    let slow_ids = a.batch(vec![slow; 6]).await;
     let mut owners = HashMap::new();
     for id in &slow_ids {
         let r = a
@@ -990,20 +978,7 @@ async fn the_queue_is_fair_between_starters() {
     // The admin key queues four slow runs: two take the workers, two wait.
     let slow =
         json!({"server": "io.mcpo.test/stdio", "arguments": ["--startup-delay-ms", "60000"]});
-    let batch = e
-        .json(
-            "POST",
-            "/api/v1/pipeline-runs/batch",
-            Some(json!({"runs": vec![slow; 4]})),
-            202,
-        )
-        .await;
-    let ids: Vec<String> = batch["runs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["id"].as_str().unwrap().to_owned())
-        .collect();
+    let ids = e.batch(vec![slow; 4]).await;
     for id in &ids[..2] {
         e.wait_run(id, "in initialize", |r| {
             step(r, "initialize")["status"] == "running"
@@ -1021,7 +996,7 @@ async fn the_queue_is_fair_between_starters() {
         )
         .await;
     let tid = theirs["id"].as_str().unwrap().to_owned();
-    assert_ne!(theirs["created_by"], batch["runs"][0]["created_by"]);
+    assert_ne!(theirs["created_by"], e.run(&ids[0]).await["created_by"]);
     e.json(
         "POST",
         &format!("/api/v1/pipeline-runs/{}/cancel", ids[0]),
