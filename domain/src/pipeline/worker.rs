@@ -33,11 +33,12 @@ use crate::{
         plan::{EnvEntry, Plan},
         Channel, Launched,
     },
-    entities::{deployment, pipeline_run, pipeline_step},
+    entities::{deployment, pipeline_event, pipeline_run, pipeline_step},
     mcp::Session,
     runtime::{Launch, Transport},
     Ctx, DomainError,
 };
+use sea_orm::TransactionTrait as _;
 
 /// A plan as stored on the run (secret values stay in the secret store).
 #[derive(Serialize, Deserialize)]
@@ -181,25 +182,65 @@ impl Exec {
         }
     }
 
-    /// Writes step `idx` as held in memory.
+    /// Writes steps `idx` as held in memory, and `run` (fenced by the lease) when given, with
+    /// one change-log row: one transaction per transition.
+    async fn commit(
+        &mut self,
+        idx: &[usize],
+        run: Option<pipeline_run::ActiveModel>,
+    ) -> Result<(), Stop> {
+        let db = |e: sea_orm::DbErr| Stop::Failed(format!("database error: {e}"));
+        let txn = self.ctx.db.conn.begin().await.map_err(db)?;
+        if let Some(mut a) = run {
+            a.updated_at = Set(Utc::now());
+            let n = pipeline_run::Entity::update_many()
+                .set(a)
+                .filter(pipeline_run::Column::Id.eq(&self.id))
+                .filter(pipeline_run::Column::LeaseOwner.eq(self.me()))
+                .exec(&txn)
+                .await
+                .map_err(db)?
+                .rows_affected;
+            if n != 1 {
+                return Err(Stop::LostLease);
+            }
+        }
+        for &i in idx {
+            let s = self.steps[i].clone();
+            pipeline_step::ActiveModel {
+                run_id: Set(s.run_id),
+                position: Set(s.position),
+                step: Set(s.step),
+                status: Set(s.status),
+                attempts: Set(s.attempts),
+                started_at: Set(s.started_at),
+                finished_at: Set(s.finished_at),
+                error: Set(s.error),
+                instance_id: Set(s.instance_id),
+                logs: Set(s.logs),
+            }
+            .update(&txn)
+            .await
+            .map_err(db)?;
+        }
+        pipeline_event::ActiveModel {
+            run_id: Set(self.id.clone()),
+            at: Set(Utc::now()),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await
+        .map_err(db)?;
+        txn.commit().await.map_err(db)?;
+        self.ctx.pipeline.bump();
+        Ok(())
+    }
+
+    /// Writes step `idx` as held in memory (a failure is logged: the run goes on).
     async fn save_step(&mut self, idx: usize) {
-        let s = self.steps[idx].clone();
-        let a = pipeline_step::ActiveModel {
-            run_id: Set(s.run_id.clone()),
-            position: Set(s.position),
-            step: Set(s.step.clone()),
-            status: Set(s.status.clone()),
-            attempts: Set(s.attempts),
-            started_at: Set(s.started_at),
-            finished_at: Set(s.finished_at),
-            error: Set(s.error.clone()),
-            instance_id: Set(s.instance_id.clone()),
-            logs: Set(s.logs.clone()),
-        };
-        if let Err(e) = a.update(&self.ctx.db.conn).await {
+        if let Err(Stop::Failed(e)) = self.commit(&[idx], None).await {
             tracing::warn!(target: "mcp_orchestrator::pipeline", run = %self.id, error = %e, "cannot record a step");
         }
-        let _ = touch(&self.ctx, &self.id).await;
     }
 
     fn log(&mut self, idx: usize, text: impl Into<String>) {
@@ -263,9 +304,6 @@ impl Exec {
                     self.set_status(i, StepStatus::Skipped);
                 }
             }
-            for i in 0..self.steps.len() {
-                self.save_step(i).await;
-            }
         }
         let now = Utc::now();
         let mut a = pipeline_run::ActiveModel {
@@ -280,13 +318,14 @@ impl Exec {
         if state != RunState::Succeeded {
             a.deployment_id = Set(None);
         }
-        pipeline_run::Entity::update_many()
-            .set(a)
-            .filter(pipeline_run::Column::Id.eq(&self.id))
-            .filter(pipeline_run::Column::LeaseOwner.eq(self.me()))
-            .exec(&self.ctx.db.conn)
-            .await?;
-        touch(&self.ctx, &self.id).await?;
+        let all: Vec<usize> = if state == RunState::Succeeded {
+            Vec::new()
+        } else {
+            (0..self.steps.len()).collect()
+        };
+        if let Err(Stop::Failed(e)) = self.commit(&all, Some(a)).await {
+            return Err(DomainError::Internal(e));
+        }
         tracing::info!(target: "mcp_orchestrator::pipeline", run = %self.id, state = state.as_str(), "run ended");
         Ok(())
     }
@@ -412,15 +451,17 @@ impl Exec {
         self.steps[idx].finished_at = None;
         loop {
             attempt += 1;
-            self.update_run(pipeline_run::ActiveModel {
-                current_step: Set(Some(name.as_str().to_owned())),
-                ..Default::default()
-            })
-            .await?;
             self.set_status(idx, StepStatus::Running);
             self.steps[idx].attempts += 1;
             self.steps[idx].instance_id = Some(self.me().to_owned());
-            self.save_step(idx).await;
+            self.commit(
+                &[idx],
+                Some(pipeline_run::ActiveModel {
+                    current_step: Set(Some(name.as_str().to_owned())),
+                    ..Default::default()
+                }),
+            )
+            .await?;
             let t0 = Instant::now();
             let outcome = tokio::select! {
                 biased;
