@@ -230,6 +230,20 @@ async fn find(ctx: &Ctx, id: &str) -> Result<pipeline_run::Model, DomainError> {
         .ok_or(DomainError::NotFound("pipeline run"))
 }
 
+/// A run with its steps and logs as `conn` sees it (inside a transaction: its own writes).
+async fn load_in(conn: &impl sea_orm::ConnectionTrait, id: &str) -> Result<RunInfo, DomainError> {
+    let r = pipeline_run::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .ok_or(DomainError::NotFound("pipeline run"))?;
+    let steps = pipeline_step::Entity::find()
+        .filter(pipeline_step::Column::RunId.eq(id))
+        .order_by_asc(pipeline_step::Column::Position)
+        .all(conn)
+        .await?;
+    Ok(to_info(&r, &steps, true))
+}
+
 /// A run with its steps (and their logs), for the service layer's own use.
 pub(crate) async fn load(ctx: &Ctx, id: &str) -> Result<RunInfo, DomainError> {
     let r = find(ctx, id).await?;
@@ -452,13 +466,14 @@ async fn create_many(
         .await?;
         ids.push(id);
     }
+    // The answer is the runs as queued (a worker may take them the moment they commit).
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        out.push(load_in(&txn, &id).await?);
+    }
     txn.commit().await?;
     ctx.pipeline.bump();
     ctx.pipeline.wake.notify_one();
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        out.push(load(ctx, &id).await?);
-    }
     Ok((out, false))
 }
 
@@ -699,11 +714,12 @@ pub async fn retry(ctx: &Ctx, caller: &Caller, id: &str) -> Result<RunInfo, Doma
         .filter(pipeline_step::Column::Position.gte(from.index() as i32))
         .exec(&txn)
         .await?;
+    let queued = load_in(&txn, id).await?;
     txn.commit().await?;
     record(ctx, caller, "pipeline_run.retry", id).await?;
     touch(ctx, id).await?;
     ctx.pipeline.wake.notify_one();
-    load(ctx, id).await
+    Ok(queued)
 }
 
 /// A new run with the same request as `id` (operators), its secret values copied.
