@@ -1049,30 +1049,40 @@ pub async fn delete(ctx: &Ctx, caller: &Caller, id: &str) -> Result<(), DomainEr
             let _ = d.remove(cid).await;
         }
     }
+    forget(ctx, caller, &m, json!({"name": m.name})).await
+}
+
+/// Removes the record of `m` with its secrets (audited with `detail`), its ended logs and its
+/// home directory; what runs it must already be gone.
+async fn forget(
+    ctx: &Ctx,
+    caller: &Caller,
+    m: &deployment::Model,
+    detail: serde_json::Value,
+) -> Result<(), DomainError> {
     let env: Vec<StoredEnv> = serde_json::from_str(&m.env).unwrap_or_default();
     let txn = ctx.db.conn.begin().await?;
     for e in env.iter().filter(|e| e.secret) {
-        secrets::delete(&txn, &secret_name(id, &e.name)).await?;
+        secrets::delete(&txn, &secret_name(&m.id, &e.name)).await?;
     }
-    deployment::Entity::delete_by_id(id).exec(&txn).await?;
+    deployment::Entity::delete_by_id(&m.id).exec(&txn).await?;
     audit::record(
         &txn,
         caller,
         Entry {
             action: "deployment.delete",
             target_kind: "deployment",
-            target_id: Some(id.to_owned()),
+            target_id: Some(m.id.clone()),
             outcome: Outcome::Success,
-            detail: json!({"name": m.name}),
+            detail,
         },
     )
     .await?;
     txn.commit().await?;
     if let Ok(mut ended) = ctx.deployments.ended_logs.lock() {
-        ended.remove(id);
+        ended.remove(&m.id);
     }
-    let home = ctx.deployments.settings.data_dir.join(id);
-    let _ = tokio::fs::remove_dir_all(home).await;
+    let _ = tokio::fs::remove_dir_all(ctx.deployments.settings.data_dir.join(&m.id)).await;
     Ok(())
 }
 
@@ -1099,38 +1109,28 @@ pub(crate) async fn purge_for_run(ctx: &Ctx, run_id: &str) -> Result<Vec<String>
         for pid in kill_marked_processes(&m.id) {
             removed.push(format!("process group {pid}"));
         }
-        let env: Vec<StoredEnv> = serde_json::from_str(&m.env).unwrap_or_default();
-        let txn = ctx.db.conn.begin().await?;
-        for e in env.iter().filter(|e| e.secret) {
-            secrets::delete(&txn, &secret_name(&m.id, &e.name)).await?;
-        }
-        deployment::Entity::delete_by_id(&m.id).exec(&txn).await?;
-        audit::record(
-            &txn,
+        forget(
+            ctx,
             &Caller::default(),
-            Entry {
-                action: "deployment.delete",
-                target_kind: "deployment",
-                target_id: Some(m.id.clone()),
-                outcome: Outcome::Success,
-                detail: json!({"name": m.name, "run": run_id, "reason": "pipeline run rolled back"}),
-            },
+            &m,
+            json!({"name": m.name, "run": run_id, "reason": "pipeline run rolled back"}),
         )
         .await?;
-        txn.commit().await?;
-        if let Ok(mut ended) = ctx.deployments.ended_logs.lock() {
-            ended.remove(&m.id);
-        }
-        let _ = tokio::fs::remove_dir_all(ctx.deployments.settings.data_dir.join(&m.id)).await;
         removed.push(format!("deployment {}", m.name));
     }
     Ok(removed)
 }
 
+/// Whether process `pid`'s environment names `deployment_id` (`MCPO_DEPLOYMENT_ID`).
+fn runs_for(pid: i32, deployment_id: &str) -> bool {
+    let marker = format!("MCPO_DEPLOYMENT_ID={deployment_id}");
+    std::fs::read(format!("/proc/{pid}/environ"))
+        .is_ok_and(|env| env.split(|b| *b == 0).any(|kv| kv == marker.as_bytes()))
+}
+
 /// Ends every process group holding a process whose environment names `deployment_id`;
 /// yields the groups.
 fn kill_marked_processes(deployment_id: &str) -> Vec<i32> {
-    let marker = format!("MCPO_DEPLOYMENT_ID={deployment_id}");
     let mut groups = Vec::new();
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return groups;
@@ -1143,10 +1143,7 @@ fn kill_marked_processes(deployment_id: &str) -> Vec<i32> {
         else {
             continue;
         };
-        let ours = std::fs::read(format!("/proc/{pid}/environ"))
-            .map(|env| env.split(|b| *b == 0).any(|kv| kv == marker.as_bytes()))
-            .unwrap_or(false);
-        if !ours {
+        if !runs_for(pid, deployment_id) {
             continue;
         }
         // SAFETY: getpgid/kill on a process whose environment names this deployment.
@@ -1415,11 +1412,7 @@ async fn adopt(ctx: &Ctx, r: &deployment::Model, cid: &str) -> Result<(), Domain
 /// Ends the process group `pid` if it still is this deployment's (its environment names it).
 fn end_left_process(pid: &str, deployment_id: &str) {
     let Ok(pid) = pid.parse::<i32>() else { return };
-    let marker = format!("MCPO_DEPLOYMENT_ID={deployment_id}");
-    let ours = std::fs::read(format!("/proc/{pid}/environ"))
-        .map(|env| env.split(|b| *b == 0).any(|kv| kv == marker.as_bytes()))
-        .unwrap_or(false);
-    if ours && pid > 1 {
+    if pid > 1 && runs_for(pid, deployment_id) {
         // SAFETY: kill(2) on a process group we verified belongs to this deployment.
         unsafe {
             libc::kill(-pid, libc::SIGKILL);

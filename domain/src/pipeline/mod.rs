@@ -142,15 +142,25 @@ fn secret_name(run: &str, var: &str) -> String {
     format!("pipeline/{run}/env/{var}")
 }
 
-/// Records that run `id` changed (event streams on every instance follow these).
-async fn touch(ctx: &Ctx, id: &str) -> Result<(), DomainError> {
+/// Writes a change-log row for run `id` on `conn` (event streams on every instance follow
+/// these); bump [`Pipeline`] once it is committed.
+async fn record_change(
+    conn: &impl sea_orm::ConnectionTrait,
+    id: &str,
+) -> Result<(), sea_orm::DbErr> {
     pipeline_event::ActiveModel {
         run_id: Set(id.to_owned()),
         at: Set(Utc::now()),
         ..Default::default()
     }
-    .insert(&ctx.db.conn)
+    .insert(conn)
     .await?;
+    Ok(())
+}
+
+/// Records that run `id` changed, outside any transaction.
+async fn touch(ctx: &Ctx, id: &str) -> Result<(), DomainError> {
+    record_change(&ctx.db.conn, id).await?;
     ctx.pipeline.bump();
     Ok(())
 }
@@ -212,42 +222,47 @@ fn to_info(r: &pipeline_run::Model, steps: &[pipeline_step::Model], with_logs: b
     }
 }
 
-async fn steps_of(ctx: &Ctx, id: &str) -> Result<Vec<pipeline_step::Model>, DomainError> {
+async fn steps_in(
+    conn: &impl sea_orm::ConnectionTrait,
+    id: &str,
+) -> Result<Vec<pipeline_step::Model>, DomainError> {
     Ok(pipeline_step::Entity::find()
         .filter(pipeline_step::Column::RunId.eq(id))
         .order_by_asc(pipeline_step::Column::Position)
-        .all(&ctx.db.conn)
+        .all(conn)
         .await?)
 }
 
-async fn find(ctx: &Ctx, id: &str) -> Result<pipeline_run::Model, DomainError> {
+async fn steps_of(ctx: &Ctx, id: &str) -> Result<Vec<pipeline_step::Model>, DomainError> {
+    steps_in(&ctx.db.conn, id).await
+}
+
+async fn find_in(
+    conn: &impl sea_orm::ConnectionTrait,
+    id: &str,
+) -> Result<pipeline_run::Model, DomainError> {
     if uuid::Uuid::parse_str(id).is_err() {
         return Err(DomainError::NotFound("pipeline run"));
     }
     pipeline_run::Entity::find_by_id(id)
-        .one(&ctx.db.conn)
+        .one(conn)
         .await?
         .ok_or(DomainError::NotFound("pipeline run"))
 }
 
+async fn find(ctx: &Ctx, id: &str) -> Result<pipeline_run::Model, DomainError> {
+    find_in(&ctx.db.conn, id).await
+}
+
 /// A run with its steps and logs as `conn` sees it (inside a transaction: its own writes).
 async fn load_in(conn: &impl sea_orm::ConnectionTrait, id: &str) -> Result<RunInfo, DomainError> {
-    let r = pipeline_run::Entity::find_by_id(id)
-        .one(conn)
-        .await?
-        .ok_or(DomainError::NotFound("pipeline run"))?;
-    let steps = pipeline_step::Entity::find()
-        .filter(pipeline_step::Column::RunId.eq(id))
-        .order_by_asc(pipeline_step::Column::Position)
-        .all(conn)
-        .await?;
-    Ok(to_info(&r, &steps, true))
+    let r = find_in(conn, id).await?;
+    Ok(to_info(&r, &steps_in(conn, id).await?, true))
 }
 
 /// A run with its steps (and their logs), for the service layer's own use.
 pub(crate) async fn load(ctx: &Ctx, id: &str) -> Result<RunInfo, DomainError> {
-    let r = find(ctx, id).await?;
-    Ok(to_info(&r, &steps_of(ctx, id).await?, true))
+    load_in(&ctx.db.conn, id).await
 }
 
 /// An `Idempotency-Key` header value: 1–255 visible ASCII characters.
@@ -457,13 +472,7 @@ async fn create_many(
             },
         )
         .await?;
-        pipeline_event::ActiveModel {
-            run_id: Set(id.clone()),
-            at: Set(now),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await?;
+        record_change(&txn, &id).await?;
         ids.push(id);
     }
     // The answer is the runs as queued (a worker may take them the moment they commit).

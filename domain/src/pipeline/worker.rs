@@ -25,7 +25,7 @@ use types::{
     DatabaseBackend,
 };
 
-use super::{find, hydrate, parse_logs, steps_of, touch, MAX_STEP_LOGS};
+use super::{find, hydrate, parse_logs, record_change, steps_of, touch, MAX_STEP_LOGS};
 use crate::{
     access::Caller,
     deployments::{
@@ -33,7 +33,7 @@ use crate::{
         plan::{EnvEntry, Plan},
         Channel, Launched,
     },
-    entities::{deployment, pipeline_event, pipeline_run, pipeline_step},
+    entities::{deployment, pipeline_run, pipeline_step},
     mcp::Session,
     runtime::{Launch, Transport},
     Ctx, DomainError,
@@ -163,25 +163,6 @@ impl Exec {
         &self.ctx.instance.id
     }
 
-    /// Updates the run row while this instance holds its lease.
-    async fn update_run(&mut self, a: pipeline_run::ActiveModel) -> Result<(), Stop> {
-        let mut a = a;
-        a.updated_at = Set(Utc::now());
-        let n = pipeline_run::Entity::update_many()
-            .set(a)
-            .filter(pipeline_run::Column::Id.eq(&self.id))
-            .filter(pipeline_run::Column::LeaseOwner.eq(self.me()))
-            .exec(&self.ctx.db.conn)
-            .await
-            .map_err(|e| Stop::Failed(format!("database error: {e}")))?
-            .rows_affected;
-        if n == 1 {
-            Ok(())
-        } else {
-            Err(Stop::LostLease)
-        }
-    }
-
     /// Writes steps `idx` as held in memory, and `run` (fenced by the lease) when given, with
     /// one change-log row: one transaction per transition.
     async fn commit(
@@ -223,14 +204,7 @@ impl Exec {
             .await
             .map_err(db)?;
         }
-        pipeline_event::ActiveModel {
-            run_id: Set(self.id.clone()),
-            at: Set(Utc::now()),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await
-        .map_err(db)?;
+        record_change(&txn, &self.id).await.map_err(db)?;
         txn.commit().await.map_err(db)?;
         self.ctx.pipeline.bump();
         Ok(())
@@ -579,12 +553,15 @@ impl Exec {
                 let plan = deployments::resolve(&ctx, &req).await?;
                 let stored = serde_json::to_string(&StoredPlan::of(&plan))
                     .map_err(|e| permanent(DomainError::Internal(e.to_string())))?;
-                self.update_run(pipeline_run::ActiveModel {
-                    plan: Set(Some(stored)),
-                    resolved_version: Set(Some(plan.version.clone())),
-                    runtime: Set(Some(plan.runtime.as_str().to_owned())),
-                    ..Default::default()
-                })
+                self.commit(
+                    &[],
+                    Some(pipeline_run::ActiveModel {
+                        plan: Set(Some(stored)),
+                        resolved_version: Set(Some(plan.version.clone())),
+                        runtime: Set(Some(plan.runtime.as_str().to_owned())),
+                        ..Default::default()
+                    }),
+                )
                 .await
                 .map_err(|_| DomainError::Conflict("the run's lease was lost".into()))?;
                 let line = format!(
@@ -653,11 +630,14 @@ impl Exec {
                                 .await?
                             }
                         };
-                        self.update_run(pipeline_run::ActiveModel {
-                            deployment_id: Set(Some(m.id.clone())),
-                            deployment_name: Set(Some(m.name.clone())),
-                            ..Default::default()
-                        })
+                        self.commit(
+                            &[],
+                            Some(pipeline_run::ActiveModel {
+                                deployment_id: Set(Some(m.id.clone())),
+                                deployment_name: Set(Some(m.name.clone())),
+                                ..Default::default()
+                            }),
+                        )
                         .await
                         .map_err(|_| DomainError::Conflict("the run's lease was lost".into()))?;
                         self.deployment = Some(m.clone());
