@@ -156,6 +156,13 @@ struct Exec {
     session: Option<Session>,
     endpoint: Option<String>,
     caps: Option<Capabilities>,
+    /// Steps that ended well but are not written yet: the next transition's transaction
+    /// writes them (a step's end and the next one's start are one write).
+    unsaved: Vec<usize>,
+    /// The scheduler's own time on this run so far (claim, load, every transition's write)
+    /// and how many writes that was.
+    bookkeeping: Duration,
+    writes: u32,
 }
 
 impl Exec {
@@ -170,7 +177,14 @@ impl Exec {
         idx: &[usize],
         run: Option<pipeline_run::ActiveModel>,
     ) -> Result<(), Stop> {
+        let t0 = Instant::now();
         let db = |e: sea_orm::DbErr| Stop::Failed(format!("database error: {e}"));
+        let mut idx = idx.to_vec();
+        for i in std::mem::take(&mut self.unsaved) {
+            if !idx.contains(&i) {
+                idx.push(i);
+            }
+        }
         let txn = self.ctx.db.conn.begin().await.map_err(db)?;
         if let Some(mut a) = run {
             a.updated_at = Set(Utc::now());
@@ -186,7 +200,7 @@ impl Exec {
                 return Err(Stop::LostLease);
             }
         }
-        for &i in idx {
+        for &i in &idx {
             let s = self.steps[i].clone();
             pipeline_step::ActiveModel {
                 run_id: Set(s.run_id),
@@ -207,6 +221,8 @@ impl Exec {
         record_change(&txn, &self.id).await.map_err(db)?;
         txn.commit().await.map_err(db)?;
         self.ctx.pipeline.bump();
+        self.bookkeeping += t0.elapsed();
+        self.writes += 1;
         Ok(())
     }
 
@@ -241,6 +257,12 @@ impl Exec {
         reason: Option<String>,
         at: Option<(usize, StepStatus, Option<String>)>,
     ) -> Result<(), DomainError> {
+        // Where the scheduler's figure is logged: the step that ended the run.
+        let last = at
+            .as_ref()
+            .map(|a| a.0)
+            .or_else(|| self.unsaved.last().copied())
+            .unwrap_or(StepName::Ready.index());
         if state != RunState::Succeeded {
             if let Some(s) = self.session.take() {
                 s.close().await;
@@ -292,8 +314,14 @@ impl Exec {
         if state != RunState::Succeeded {
             a.deployment_id = Set(None);
         }
+        let figure = format!(
+            "scheduler: {} writes, {:.2} ms (claim, load and step transitions; this last write not counted)",
+            self.writes,
+            self.bookkeeping.as_secs_f64() * 1000.0
+        );
+        self.log(last, figure);
         let all: Vec<usize> = if state == RunState::Succeeded {
-            Vec::new()
+            vec![last]
         } else {
             (0..self.steps.len()).collect()
         };
@@ -459,7 +487,7 @@ impl Exec {
                     self.set_status(idx, StepStatus::Succeeded);
                     self.steps[idx].error = None;
                     self.steps[idx].finished_at = Some(Utc::now());
-                    self.save_step(idx).await;
+                    self.unsaved.push(idx);
                     return Ok(());
                 }
                 Err(e) => {
@@ -777,12 +805,14 @@ async fn claim(ctx: &Ctx) -> Result<Option<String>, DomainError> {
     })
 }
 
-async fn execute(ctx: Ctx, id: String, shutdown: watch::Receiver<bool>) {
+/// Executes claimed run `id`; `claimed_in`: how long the claim took (scheduler time).
+async fn execute(ctx: Ctx, id: String, claimed_in: Duration, shutdown: watch::Receiver<bool>) {
     let (tx, cancel) = watch::channel(false);
     if let Ok(mut c) = ctx.pipeline.cancels.lock() {
         c.insert(id.clone(), tx);
     }
     let result = async {
+        let t0 = Instant::now();
         let run = find(&ctx, &id).await?;
         let steps = steps_of(&ctx, &id).await?;
         if steps.len() != StepName::ALL.len() {
@@ -804,6 +834,9 @@ async fn execute(ctx: Ctx, id: String, shutdown: watch::Receiver<bool>) {
             session: None,
             endpoint: None,
             caps: None,
+            unsaved: Vec::new(),
+            bookkeeping: claimed_in + t0.elapsed(),
+            writes: 1,
         };
         exec.drive().await
     }
@@ -932,12 +965,14 @@ pub async fn run(ctx: Ctx, stop: impl Future<Output = ()>) {
             () = &mut stop => break,
             p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
         };
+        let t0 = Instant::now();
         match claim(&ctx).await {
             Ok(Some(id)) => {
                 let ctx = ctx.clone();
                 let shutdown = stop_rx.clone();
+                let claimed_in = t0.elapsed();
                 tasks.spawn(async move {
-                    execute(ctx, id, shutdown).await;
+                    execute(ctx, id, claimed_in, shutdown).await;
                     drop(permit);
                 });
             }
