@@ -43,6 +43,13 @@ pub enum DomainError {
     /// A dependency other than the database is not available, e.g. the Docker engine (503).
     #[error("{0}")]
     Unavailable(String),
+    /// A deployment's circuit breaker refuses calls for now; retry after this many seconds
+    /// (503).
+    #[error("{message}")]
+    CircuitOpen {
+        message: String,
+        retry_after_secs: u64,
+    },
     /// A bug or an unexpected failure; the message is for logs only (500).
     #[error("internal error: {0}")]
     Internal(String),
@@ -61,7 +68,7 @@ impl DomainError {
             Self::TooManyAttempts { .. } | Self::TooSoon { .. } => 429,
             Self::Upstream(_) => 502,
             Self::UpstreamTimeout(_) => 504,
-            Self::Unavailable(_) => 503,
+            Self::Unavailable(_) | Self::CircuitOpen { .. } => 503,
             Self::Internal(_) => 500,
         }
     }

@@ -9,6 +9,8 @@ pub mod entities;
 pub mod error;
 pub mod health;
 pub mod mcp;
+pub mod metrics;
+pub mod monitor;
 pub mod pipeline;
 pub mod registries;
 pub mod runtime;
@@ -41,6 +43,10 @@ pub struct Ctx {
     pub deployments: std::sync::Arc<deployments::Manager>,
     /// Pipeline runs: settings, wake-ups and the runs executing on this instance.
     pub pipeline: std::sync::Arc<pipeline::Pipeline>,
+    /// Health checks, self-healing and breakers of this instance's deployments.
+    pub monitor: std::sync::Arc<monitor::Monitor>,
+    /// Instruments exported at `/metrics`.
+    pub metrics: std::sync::Arc<metrics::Metrics>,
 }
 
 impl Ctx {
@@ -62,6 +68,8 @@ impl Ctx {
             catalog: std::sync::Arc::default(),
             deployments: std::sync::Arc::default(),
             pipeline: std::sync::Arc::default(),
+            monitor: std::sync::Arc::default(),
+            metrics: std::sync::Arc::default(),
         }
     }
 }

@@ -13,6 +13,7 @@ mod m20261121_000003_create_secrets;
 mod m20261121_000004_create_registries;
 mod m20261121_000005_create_deployments;
 mod m20261121_000006_create_pipeline_runs;
+mod m20261121_000007_create_health;
 
 /// The ordered list of migrations this build knows.
 pub struct Migrator;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000004_create_registries::Migration),
             Box::new(m20261121_000005_create_deployments::Migration),
             Box::new(m20261121_000006_create_pipeline_runs::Migration),
+            Box::new(m20261121_000007_create_health::Migration),
         ]
     }
 }

@@ -54,6 +54,8 @@ pub struct Config {
     pub deploy: domain::deployments::Settings,
     /// Pipeline runs: worker pool, retries, leases.
     pub pipeline: domain::pipeline::Settings,
+    /// Health checks and self-healing (`health.*`).
+    pub health: domain::monitor::Settings,
 }
 
 /// Whether the session cookie carries the `Secure` attribute.
@@ -408,6 +410,50 @@ const SETTINGS: &[Setting] = &[
     ),
     setting("pipeline.lease_secs", "MCPO_PIPELINE_LEASE_SECS", "30"),
     setting("pipeline.poll_ms", "MCPO_PIPELINE_POLL_MS", "1000"),
+    setting("health.interval_ms", "MCPO_HEALTH_INTERVAL_MS", "10000"),
+    setting("health.timeout_ms", "MCPO_HEALTH_TIMEOUT_MS", "5000"),
+    setting("health.unhealthy_after", "MCPO_HEALTH_UNHEALTHY_AFTER", "3"),
+    setting("health.concurrency", "MCPO_HEALTH_CONCURRENCY", "32"),
+    setting(
+        "health.restart_base_ms",
+        "MCPO_HEALTH_RESTART_BASE_MS",
+        "1000",
+    ),
+    setting(
+        "health.restart_max_ms",
+        "MCPO_HEALTH_RESTART_MAX_MS",
+        "300000",
+    ),
+    setting(
+        "health.crash_loop_restarts",
+        "MCPO_HEALTH_CRASH_LOOP_RESTARTS",
+        "5",
+    ),
+    setting(
+        "health.crash_loop_window_secs",
+        "MCPO_HEALTH_CRASH_LOOP_WINDOW_SECS",
+        "600",
+    ),
+    setting(
+        "health.breaker_failures",
+        "MCPO_HEALTH_BREAKER_FAILURES",
+        "5",
+    ),
+    setting(
+        "health.breaker_open_ms",
+        "MCPO_HEALTH_BREAKER_OPEN_MS",
+        "30000",
+    ),
+    setting(
+        "health.minutes_kept_hours",
+        "MCPO_HEALTH_MINUTES_KEPT_HOURS",
+        "6",
+    ),
+    setting(
+        "health.retention_days",
+        "MCPO_HEALTH_RETENTION_DAYS",
+        "30",
+    ),
     setting(
         "deploy.max_result_bytes",
         "MCPO_DEPLOY_MAX_RESULT_BYTES",
@@ -649,6 +695,38 @@ impl Layers {
             registry: self.registry(&p)?,
             deploy: self.deploy(&p)?,
             pipeline: self.pipeline(&p)?,
+            health: self.health(&p)?,
+        })
+    }
+
+    fn health(&self, p: &Parser<'_>) -> Result<domain::monitor::Settings, ConfigError> {
+        let ms = |key: &'static str, min: u64, max: u64| -> Result<Duration, ConfigError> {
+            Ok(Duration::from_millis(
+                p.parse(key, |v| int_in(v, min, max))?,
+            ))
+        };
+        let hours = |key: &'static str, min: u64, max: u64| -> Result<Duration, ConfigError> {
+            Ok(Duration::from_secs(
+                3600 * p.parse::<u64>(key, |v| int_in(v, min, max))?,
+            ))
+        };
+        Ok(domain::monitor::Settings {
+            interval: ms("health.interval_ms", 500, 3_600_000)?,
+            timeout: ms("health.timeout_ms", 100, 300_000)?,
+            unhealthy_after: p.parse("health.unhealthy_after", |v| int_in(v, 1, 100))?,
+            concurrency: p.parse("health.concurrency", |v| int_in(v, 1, 4096))?,
+            restart_base: ms("health.restart_base_ms", 1, 3_600_000)?,
+            restart_max: ms("health.restart_max_ms", 1, 86_400_000)?,
+            crash_loop_restarts: p.parse("health.crash_loop_restarts", |v| int_in(v, 1, 1000))?,
+            crash_loop_window: Duration::from_secs(
+                p.parse("health.crash_loop_window_secs", |v| int_in(v, 1, 86_400))?,
+            ),
+            breaker: domain::monitor::breaker::BreakerSettings {
+                failures: p.parse("health.breaker_failures", |v| int_in(v, 1, 1000))?,
+                open_for: ms("health.breaker_open_ms", 100, 3_600_000)?,
+            },
+            minutes_kept: hours("health.minutes_kept_hours", 1, 24 * 30)?,
+            retention: hours("health.retention_days", 1, 3650).map(|d| d * 24)?,
         })
     }
 

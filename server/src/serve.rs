@@ -27,6 +27,7 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     ctx.deployments = Arc::new(domain::deployments::Manager::new(config.deploy.clone()));
     ctx.deployments.init(&ctx).await?;
     ctx.pipeline = Arc::new(domain::pipeline::Pipeline::new(config.pipeline.clone()));
+    ctx.monitor = Arc::new(domain::monitor::Monitor::new(config.health.clone()));
     if let Err(e) = domain::deployments::reconcile(&ctx).await {
         tracing::warn!(error = %e, "could not reconcile deployments");
     }
@@ -40,7 +41,7 @@ pub async fn run(config: Config) -> Result<(), RunError> {
 
     let state = AppState {
         ctx: ctx.clone(),
-        metrics: Arc::new(Metrics::new()),
+        metrics: Arc::new(Metrics::new(&ctx.metrics, config.deploy.docker)),
         leptos: leptos_options(&config),
         body_limit: config.body_limit,
         session_absolute: config.auth.session_absolute,
@@ -80,6 +81,12 @@ pub async fn run(config: Config) -> Result<(), RunError> {
                 let _ = stop_rx.wait_for(|stop| *stop).await;
             },
         ))
+    };
+    let monitor = {
+        let mut stop_rx = stop_tx.subscribe();
+        tokio::spawn(domain::monitor::run(ctx.clone(), async move {
+            let _ = stop_rx.wait_for(|stop| *stop).await;
+        }))
     };
     let scheduler = {
         let mut stop_rx = stop_tx.subscribe();
@@ -130,6 +137,8 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     heartbeat.abort();
     scheduler.abort();
     watcher.abort();
+    // The minutes under way are written before the sessions end.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), monitor).await;
     domain::deployments::shutdown_all(&ctx).await;
     session_cleanup.abort();
     if let Err(e) = system::mark_stopped(&ctx).await {

@@ -17,9 +17,10 @@ async fn a_panic_is_a_500_problem_without_detail() {
         .unwrap();
     database.migrate_up().await.unwrap();
     let instance = domain::Instance::register(&database).await.unwrap();
+    let ctx = domain::Ctx::new(database, instance);
     let state = AppState {
-        ctx: domain::Ctx::new(database, instance),
-        metrics: Arc::new(Metrics::new()),
+        metrics: Arc::new(Metrics::new(&ctx.metrics, false)),
+        ctx,
         leptos: leptos::config::LeptosOptions::builder()
             .output_name("x")
             .build(),

@@ -11,6 +11,8 @@
 
 mod db;
 pub mod docker;
+pub mod metrics;
+pub mod engine;
 pub mod registry;
 mod server;
 

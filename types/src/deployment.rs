@@ -78,6 +78,9 @@ pub struct CreateDeployment {
     /// Display name; default derived from the server name.
     #[serde(default)]
     pub name: Option<String>,
+    /// Health-check settings of this deployment (default: the global `health.*`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<crate::health::HealthConfig>,
 }
 
 /// Where a deployment stands.
@@ -182,6 +185,8 @@ pub struct DeploymentInfo {
     pub started_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Last stopped.
     pub stopped_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Health checks, self-healing and the tool-call breaker.
+    pub health: crate::health::HealthView,
 }
 
 /// A tool as discovered.

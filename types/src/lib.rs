@@ -8,6 +8,7 @@ pub mod access;
 pub mod catalog;
 pub mod deployment;
 pub mod env;
+pub mod health;
 pub mod pipeline;
 pub mod problem;
 pub mod registry;
@@ -20,6 +21,10 @@ pub use access::{
 pub use catalog::{
     Argument, ArgumentKind, CatalogEntry, CatalogPage, CatalogVersion, EntryStatus, EnvVar,
     HeaderSpec, Package, Remote, Transport, Verdict, VerdictStatus, VersionSummary,
+};
+pub use health::{
+    BreakerState, BreakerView, ComponentHealth, EffectiveHealthConfig, FleetHealth, FleetMember,
+    Health, HealthConfig, HealthEvent, HealthHistory, HealthSample, HealthView, SystemHealth,
 };
 pub use problem::Problem;
 pub use registry::{

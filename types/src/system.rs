@@ -67,6 +67,8 @@ pub enum HealthStatus {
     Pass,
     /// The check failed; the instance should not take traffic.
     Fail,
+    /// Degraded: serving, but a part (the Docker engine) is down.
+    Warn,
 }
 
 /// One named readiness check.

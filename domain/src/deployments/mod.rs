@@ -86,9 +86,22 @@ pub(crate) enum Runner {
     Container { id: String },
 }
 
-struct Live {
+pub(crate) struct Live {
     session: Session,
     runner: Mutex<Runner>,
+}
+
+impl Live {
+    /// Whether the runtime still runs (`Unavailable` when the Docker engine does not answer).
+    pub(crate) async fn alive(&self, ctx: &Ctx) -> Result<(), DomainError> {
+        let mut runner = self.runner.lock().await;
+        runner_alive(ctx, &mut runner).await
+    }
+
+    /// MCP `ping` on the live session: its round trip.
+    pub(crate) async fn ping(&self, timeout: Duration) -> Result<Duration, McpError> {
+        self.session.ping(timeout).await
+    }
 }
 
 /// This process's deployments: runtimes, live sessions, and the logs of ended processes.
@@ -133,7 +146,7 @@ pub(crate) fn launch_text(l: &Launch) -> String {
     }
 }
 
-fn to_info(m: &deployment::Model) -> DeploymentInfo {
+fn to_info(m: &deployment::Model, health: types::HealthView) -> DeploymentInfo {
     let launch: Option<Launch> = serde_json::from_str(&m.launch).ok();
     let env: Vec<StoredEnv> = serde_json::from_str(&m.env).unwrap_or_default();
     let transport: Option<Transport> = serde_json::from_str(&m.transport).ok();
@@ -173,7 +186,13 @@ fn to_info(m: &deployment::Model) -> DeploymentInfo {
         created_at: m.created_at,
         started_at: m.started_at,
         stopped_at: m.stopped_at,
+        health,
     }
+}
+
+/// `m` with its health.
+async fn info(ctx: &Ctx, m: &deployment::Model) -> Result<DeploymentInfo, DomainError> {
+    Ok(to_info(m, crate::monitor::view(ctx, m).await?))
 }
 
 async fn find(ctx: &Ctx, id: &str) -> Result<deployment::Model, DomainError> {
@@ -275,6 +294,79 @@ impl Manager {
     async fn get_live(&self, id: &str) -> Option<Arc<Live>> {
         self.live.read().await.get(id).cloned()
     }
+
+    /// The live session and runner of `id` on this instance.
+    pub(crate) async fn live_parts(&self, id: &str) -> Option<Arc<Live>> {
+        self.get_live(id).await
+    }
+
+    /// Live deployments on this instance.
+    pub async fn live_count(&self) -> usize {
+        self.live.read().await.len()
+    }
+
+    /// Whether the Docker engine answers (`None` when Docker is disabled); connects when it
+    /// was not there before.
+    pub async fn probe_docker(&self, ctx: &Ctx) -> Option<bool> {
+        if !self.settings.docker {
+            return None;
+        }
+        let current = self.docker.read().await.clone();
+        Some(match current {
+            Some(d) => tokio::time::timeout(Duration::from_secs(2), d.ping())
+                .await
+                .is_ok_and(|r| r.is_ok()),
+            None => {
+                let _ = ctx;
+                let inst = self.installation.read().await.clone();
+                match tokio::time::timeout(
+                    Duration::from_secs(2),
+                    DockerRuntime::connect(&inst, self.settings.docker_settings.clone()),
+                )
+                .await
+                {
+                    Ok(Ok(d)) => {
+                        tracing::info!(target: "mcp_orchestrator::deploy", "Docker engine connected");
+                        *self.docker.write().await = Some(d);
+                        true
+                    }
+                    _ => false,
+                }
+            }
+        })
+    }
+}
+
+/// Restarts an unhealthy deployment (self-healing): what runs it is ended, then it starts
+/// again like an operator's start. `Err` says why the start failed (it is `failed` then).
+pub(crate) async fn restart_unhealthy(ctx: &Ctx, id: &str) -> Result<(), DomainError> {
+    let m = find(ctx, id).await?;
+    if m.desired != "running" {
+        return Ok(());
+    }
+    shut_down(ctx, id).await;
+    // A container that ended by itself is still there: remove it before a new one starts.
+    if let (Some(cid), true) = (&m.runtime_ref, m.runtime == "docker") {
+        if let Ok(d) = ctx.deployments.docker().await {
+            let _ = d.remove(cid).await;
+        }
+    }
+    set_state(ctx, id, DeploymentState::Starting, None, |_| {}).await?;
+    start_now(ctx, id).await
+}
+
+/// Leaves a crash-looping deployment down, saying why.
+pub(crate) async fn leave_down(ctx: &Ctx, id: &str, reason: String) {
+    shut_down(ctx, id).await;
+    if let Err(e) = set_state(ctx, id, DeploymentState::Failed, Some(reason), |a| {
+        a.runtime_ref = Set(None);
+        a.endpoint = Set(None);
+        a.stopped_at = Set(Some(Utc::now()));
+    })
+    .await
+    {
+        tracing::warn!(target: "mcp_orchestrator::deploy", deployment = %id, error = %e, "cannot record a crash loop");
+    }
 }
 
 /// Creates a deployment from a catalog entry (operators) and starts it in the background;
@@ -294,7 +386,7 @@ pub async fn create(
     let plan = resolve(ctx, &req).await?;
     let created_by = caller.principal.as_ref().map(|p| p.name.clone());
     let row = register(ctx, caller, &plan, req.name.is_some(), created_by, None).await?;
-    let info = to_info(&row);
+    let info = info(ctx, &row).await?;
     let handle = spawn_start(ctx.clone(), row.id);
     Ok((info, handle))
 }
@@ -360,6 +452,10 @@ pub(crate) async fn register(
         started_at: Set(None),
         stopped_at: Set(None),
         run_id: Set(run_id.map(str::to_owned)),
+        health_config: Set(plan
+            .health
+            .as_ref()
+            .and_then(|h| serde_json::to_string(h).ok())),
     };
     // Concurrent deploys of one server race for its default name: the unique index decides,
     // and the loser takes the next free suffix.
@@ -448,7 +544,8 @@ fn spawn_start(
         if let Err(e) = start_now(&ctx, &id).await {
             tracing::warn!(target: "mcp_orchestrator::deploy", deployment = %id, error = %e, "start failed");
         }
-        find(&ctx, &id).await.map(|row| to_info(&row))
+        let row = find(&ctx, &id).await?;
+        info(&ctx, &row).await
     })
 }
 
@@ -763,7 +860,8 @@ pub(crate) async fn go_live(
         a.runtime_ref = Set(Some(runtime_ref));
         a.instance_id = Set(Some(instance));
     })
-    .await
+    .await?;
+    crate::monitor::track(ctx, id, None).await
 }
 
 /// Ends `runner` (if any) after a failed start and records `failed` with the reason and the
@@ -901,19 +999,20 @@ async fn shut_down(ctx: &Ctx, id: &str) {
 /// 2 s): reads do not inspect the runtimes.
 pub async fn list(ctx: &Ctx, caller: &Caller) -> Result<Vec<DeploymentInfo>, DomainError> {
     caller.require(Role::Viewer)?;
+    let stored = crate::monitor::stored(ctx).await?;
     Ok(deployment::Entity::find()
         .order_by_desc(deployment::Column::Id)
         .all(&ctx.db.conn)
         .await?
         .iter()
-        .map(to_info)
+        .map(|m| to_info(m, crate::monitor::view_stored(ctx, m, stored.get(&m.id))))
         .collect())
 }
 
 /// One deployment.
 pub async fn get(ctx: &Ctx, caller: &Caller, id: &str) -> Result<DeploymentInfo, DomainError> {
     caller.require(Role::Viewer)?;
-    Ok(to_info(&find(ctx, id).await?))
+    info(ctx, &find(ctx, id).await?).await
 }
 
 /// Marks live deployments whose process or container ended (or vanished) as such.
@@ -991,6 +1090,7 @@ async fn record(
 pub async fn stop(ctx: &Ctx, caller: &Caller, id: &str) -> Result<DeploymentInfo, DomainError> {
     caller.require(Role::Operator)?;
     let m = find(ctx, id).await?;
+    crate::monitor::untrack(ctx, id);
     shut_down(ctx, id).await;
     set_state(ctx, id, DeploymentState::Stopped, None, |a| {
         a.desired = Set("stopped".into());
@@ -1000,7 +1100,7 @@ pub async fn stop(ctx: &Ctx, caller: &Caller, id: &str) -> Result<DeploymentInfo
     })
     .await?;
     record(ctx, caller, "deployment.stop", &m).await?;
-    Ok(to_info(&find(ctx, id).await?))
+    info(ctx, &find(ctx, id).await?).await
 }
 
 /// Starts a stopped, failed or exited deployment (operators); `restart` ends a running one
@@ -1015,7 +1115,7 @@ pub async fn start(
     let m = find(ctx, id).await?;
     if ctx.deployments.get_live(id).await.is_some() {
         if !restart {
-            return Ok(to_info(&m));
+            return info(ctx, &m).await;
         }
         shut_down(ctx, id).await;
     }
@@ -1034,14 +1134,16 @@ pub async fn start(
         &m,
     )
     .await?;
+    crate::monitor::reset(ctx, id).await?;
     let _ = start_now(ctx, id).await;
-    Ok(to_info(&find(ctx, id).await?))
+    info(ctx, &find(ctx, id).await?).await
 }
 
 /// Deletes a deployment: stops it, removes its container, its secrets and its record.
 pub async fn delete(ctx: &Ctx, caller: &Caller, id: &str) -> Result<(), DomainError> {
     caller.require(Role::Operator)?;
     let m = find(ctx, id).await?;
+    crate::monitor::untrack(ctx, id);
     shut_down(ctx, id).await;
     // A container left from an earlier run (stopped, exited) goes too.
     if let (Some(cid), true) = (&m.runtime_ref, m.runtime == "docker") {
@@ -1066,6 +1168,7 @@ async fn forget(
         secrets::delete(&txn, &secret_name(&m.id, &e.name)).await?;
     }
     deployment::Entity::delete_by_id(&m.id).exec(&txn).await?;
+    crate::monitor::forget(&txn, &m.id).await?;
     audit::record(
         &txn,
         caller,
@@ -1079,6 +1182,8 @@ async fn forget(
     )
     .await?;
     txn.commit().await?;
+    crate::monitor::untrack(ctx, &m.id);
+    ctx.metrics.forget_deployment(&m.name);
     if let Ok(mut ended) = ctx.deployments.ended_logs.lock() {
         ended.remove(&m.id);
     }
@@ -1205,6 +1310,7 @@ pub async fn call_tool(
     call: ToolCall,
 ) -> Result<ToolResult, DomainError> {
     caller.require(Role::Operator)?;
+    let m = find(ctx, id).await?;
     let caps = capabilities(ctx, caller, id).await?;
     let t = caps
         .tools
@@ -1226,19 +1332,34 @@ pub async fn call_tool(
         .get_live(id)
         .await
         .ok_or_else(|| DomainError::Conflict("the deployment is not running".into()))?;
+    // The breaker: an open one refuses at once (503 with Retry-After).
+    if let Err(e) = crate::monitor::admit(ctx, id).await {
+        ctx.metrics
+            .tool_call(&m.name, tool, "rejected", Duration::ZERO);
+        return Err(e);
+    }
     let t0 = Instant::now();
-    let result = live
-        .session
-        .call_tool(tool, call.arguments, timeout)
-        .await
-        .map_err(mcp_error)?;
-    Ok(ToolResult {
-        is_error: result
-            .get("isError")
+    let outcome = live.session.call_tool(tool, call.arguments, timeout).await;
+    let took = t0.elapsed();
+    let is_error = |r: &serde_json::Value| {
+        r.get("isError")
             .and_then(serde_json::Value::as_bool)
-            .unwrap_or(false),
+            .unwrap_or(false)
+    };
+    let label = match &outcome {
+        Ok(r) if is_error(r) => "error",
+        Ok(_) => "ok",
+        Err(McpError::Timeout { .. }) => "timeout",
+        Err(_) => "error",
+    };
+    // Failed calls (transport errors, timeouts, tool errors) count against the breaker.
+    crate::monitor::called(ctx, id, label == "ok").await;
+    ctx.metrics.tool_call(&m.name, tool, label, took);
+    let result = outcome.map_err(mcp_error)?;
+    Ok(ToolResult {
+        is_error: is_error(&result),
         result,
-        duration_ms: t0.elapsed().as_secs_f64() * 1000.0,
+        duration_ms: took.as_secs_f64() * 1000.0,
     })
 }
 

@@ -52,6 +52,8 @@ pub struct Plan {
     pub env: Vec<EnvEntry>,
     /// Transport.
     pub transport: Transport,
+    /// Its own health-check settings.
+    pub health: Option<types::HealthConfig>,
 }
 
 fn invalid(field: &'static str, message: impl Into<String>) -> DomainError {
@@ -160,6 +162,9 @@ pub fn plan(
     req: &CreateDeployment,
     docker: bool,
 ) -> Result<Plan, DomainError> {
+    if let Some(h) = &req.health {
+        h.validate().map_err(DomainError::Invalid)?;
+    }
     if entry.verdict.status == VerdictStatus::Unsupported {
         return Err(invalid(
             "server",
@@ -334,6 +339,7 @@ pub fn plan(
         args,
         env,
         transport: transport_of(p)?,
+        health: req.health,
     })
 }
 
@@ -379,6 +385,7 @@ mod tests {
             arguments: None,
             env: vec![],
             name: None,
+            health: None,
         }
     }
 

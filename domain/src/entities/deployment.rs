@@ -32,6 +32,7 @@ pub struct Model {
     pub started_at: Option<DateTimeUtc>,
     pub stopped_at: Option<DateTimeUtc>,
     pub run_id: Option<String>,
+    pub health_config: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -118,6 +118,11 @@ impl Pipeline {
         &self.settings
     }
 
+    /// Runs executing on this instance now.
+    pub fn busy(&self) -> usize {
+        self.cancels.lock().map_or(0, |c| c.len())
+    }
+
     /// A receiver that changes whenever this instance writes a run change.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.changed.subscribe()
@@ -198,6 +203,7 @@ fn to_info(r: &pipeline_run::Model, steps: &[pipeline_step::Model], with_logs: b
             arguments: None,
             env: Vec::new(),
             name: None,
+            health: None,
         });
     RunInfo {
         id: r.id.clone(),
@@ -843,4 +849,26 @@ mod tests {
         assert_ne!(body_hash(&a), body_hash(&b));
         assert_eq!(body_hash(&a).len(), 64);
     }
+}
+
+/// Queued runs (all instances).
+pub async fn queue_depth(ctx: &Ctx) -> Result<u64, DomainError> {
+    use sea_orm::PaginatorTrait;
+    Ok(pipeline_run::Entity::find()
+        .filter(pipeline_run::Column::State.eq(RunState::Queued.as_str()))
+        .count(&ctx.db.conn)
+        .await?)
+}
+
+/// Runs by state (all instances).
+pub async fn counts_by_state(ctx: &Ctx) -> Result<Vec<(String, i64)>, DomainError> {
+    let rows: Vec<(String, i64)> = pipeline_run::Entity::find()
+        .select_only()
+        .column(pipeline_run::Column::State)
+        .column_as(pipeline_run::Column::Id.count(), "n")
+        .group_by(pipeline_run::Column::State)
+        .into_tuple()
+        .all(&ctx.db.conn)
+        .await?;
+    Ok(rows)
 }

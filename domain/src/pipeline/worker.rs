@@ -53,6 +53,8 @@ struct StoredPlan {
     args: Vec<String>,
     env: Vec<(String, Option<String>, bool)>,
     transport: Transport,
+    #[serde(default)]
+    health: Option<types::HealthConfig>,
 }
 
 impl StoredPlan {
@@ -78,6 +80,7 @@ impl StoredPlan {
                 })
                 .collect(),
             transport: p.transport.clone(),
+            health: p.health,
         }
     }
 }
@@ -133,6 +136,16 @@ async fn raised(rx: &mut watch::Receiver<bool>) {
     }
 }
 
+/// Sets in `into` every field `from` sets.
+fn merge(into: &mut pipeline_run::ActiveModel, from: pipeline_run::ActiveModel) {
+    use sea_orm::{ActiveModelTrait as _, Iterable as _};
+    for col in pipeline_run::Column::iter() {
+        if let sea_orm::ActiveValue::Set(v) = from.get(col) {
+            into.set(col, v);
+        }
+    }
+}
+
 /// Delay before retry `n` (1-based): base × 2^(n−1), capped, with jitter (½ to 1 ×).
 pub fn backoff(base: Duration, max: Duration, n: u32) -> Duration {
     let exp = base.saturating_mul(1u32 << n.saturating_sub(1).min(20));
@@ -159,6 +172,8 @@ struct Exec {
     /// Steps that ended well but are not written yet: the next transition's transaction
     /// writes them (a step's end and the next one's start are one write).
     unsaved: Vec<usize>,
+    /// Run fields not written yet (the next transition writes them).
+    unsaved_run: Option<pipeline_run::ActiveModel>,
     /// The scheduler's own time on this run so far (claim, load, every transition's write)
     /// and how many writes that was.
     bookkeeping: Duration,
@@ -185,6 +200,13 @@ impl Exec {
                 idx.push(i);
             }
         }
+        let run = match (self.unsaved_run.take(), run) {
+            (Some(mut earlier), Some(now)) => {
+                merge(&mut earlier, now);
+                Some(earlier)
+            }
+            (earlier, now) => now.or(earlier),
+        };
         let txn = self.ctx.db.conn.begin().await.map_err(db)?;
         if let Some(mut a) = run {
             a.updated_at = Set(Utc::now());
@@ -226,6 +248,17 @@ impl Exec {
         Ok(())
     }
 
+    /// Run fields to write with the next transition.
+    fn defer(&mut self, a: pipeline_run::ActiveModel) {
+        self.unsaved_run = Some(match self.unsaved_run.take() {
+            Some(mut earlier) => {
+                merge(&mut earlier, a);
+                earlier
+            }
+            None => a,
+        });
+    }
+
     /// Writes step `idx` as held in memory (a failure is logged: the run goes on).
     async fn save_step(&mut self, idx: usize) {
         if let Err(Stop::Failed(e)) = self.commit(&[idx], None).await {
@@ -243,6 +276,18 @@ impl Exec {
             logs.drain(..logs.len() - MAX_STEP_LOGS);
         }
         self.steps[idx].logs = serde_json::to_string(&logs).unwrap_or_else(|_| "[]".into());
+    }
+
+    /// Step `idx` ended (`outcome`): its duration, all attempts, in the histogram.
+    fn observe(&self, idx: usize, outcome: &str) {
+        let s = &self.steps[idx];
+        if let (Some(a), Some(b)) = (s.started_at, s.finished_at) {
+            self.ctx
+                .metrics
+                .step_duration
+                .with_label_values(&[s.step.as_str(), outcome])
+                .observe((b - a).num_microseconds().unwrap_or(0).max(0) as f64 / 1e6);
+        }
     }
 
     fn set_status(&mut self, idx: usize, status: StepStatus) {
@@ -328,6 +373,11 @@ impl Exec {
         if let Err(Stop::Failed(e)) = self.commit(&all, Some(a)).await {
             return Err(DomainError::Internal(e));
         }
+        self.ctx
+            .metrics
+            .runs_finished
+            .with_label_values(&[state.as_str()])
+            .inc();
         tracing::info!(target: "mcp_orchestrator::pipeline", run = %self.id, state = state.as_str(), "run ended");
         Ok(())
     }
@@ -488,6 +538,7 @@ impl Exec {
                     self.steps[idx].error = None;
                     self.steps[idx].finished_at = Some(Utc::now());
                     self.unsaved.push(idx);
+                    self.observe(idx, "succeeded");
                     return Ok(());
                 }
                 Err(e) => {
@@ -495,6 +546,8 @@ impl Exec {
                     self.steps[idx].error = Some(text.clone());
                     if e.permanent || attempt >= settings.step_attempts {
                         self.log(idx, format!("attempt {attempt} failed: {text}"));
+                        self.steps[idx].finished_at = Some(Utc::now());
+                        self.observe(idx, "failed");
                         return Err(Stop::Failed(format!(
                             "the {} step failed: {text}",
                             name.as_str()
@@ -564,6 +617,7 @@ impl Exec {
             args: stored.args,
             env,
             transport: stored.transport,
+            health: stored.health,
         };
         self.plan = Some(plan.clone());
         Ok(plan)
@@ -581,17 +635,13 @@ impl Exec {
                 let plan = deployments::resolve(&ctx, &req).await?;
                 let stored = serde_json::to_string(&StoredPlan::of(&plan))
                     .map_err(|e| permanent(DomainError::Internal(e.to_string())))?;
-                self.commit(
-                    &[],
-                    Some(pipeline_run::ActiveModel {
-                        plan: Set(Some(stored)),
-                        resolved_version: Set(Some(plan.version.clone())),
-                        runtime: Set(Some(plan.runtime.as_str().to_owned())),
-                        ..Default::default()
-                    }),
-                )
-                .await
-                .map_err(|_| DomainError::Conflict("the run's lease was lost".into()))?;
+                // Written with the next transition (a crash before it re-runs resolve).
+                self.defer(pipeline_run::ActiveModel {
+                    plan: Set(Some(stored)),
+                    resolved_version: Set(Some(plan.version.clone())),
+                    runtime: Set(Some(plan.runtime.as_str().to_owned())),
+                    ..Default::default()
+                });
                 let line = format!(
                     "{} {}: {}{} on the {} runtime over {}{}",
                     plan.server,
@@ -658,16 +708,13 @@ impl Exec {
                                 .await?
                             }
                         };
-                        self.commit(
-                            &[],
-                            Some(pipeline_run::ActiveModel {
-                                deployment_id: Set(Some(m.id.clone())),
-                                deployment_name: Set(Some(m.name.clone())),
-                                ..Default::default()
-                            }),
-                        )
-                        .await
-                        .map_err(|_| DomainError::Conflict("the run's lease was lost".into()))?;
+                        // Written with the next transition: a rollback finds the deployment
+                        // by its `run_id` anyway.
+                        self.defer(pipeline_run::ActiveModel {
+                            deployment_id: Set(Some(m.id.clone())),
+                            deployment_name: Set(Some(m.name.clone())),
+                            ..Default::default()
+                        });
                         self.deployment = Some(m.clone());
                         m
                     }
@@ -835,6 +882,7 @@ async fn execute(ctx: Ctx, id: String, claimed_in: Duration, shutdown: watch::Re
             endpoint: None,
             caps: None,
             unsaved: Vec::new(),
+            unsaved_run: None,
             bookkeeping: claimed_in + t0.elapsed(),
             writes: 1,
         };

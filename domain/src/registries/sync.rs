@@ -195,6 +195,17 @@ async fn execute(
                 other => other.to_string(),
             }),
     };
+    ctx.metrics
+        .syncs
+        .with_label_values(&[
+            reg.name.as_str(),
+            if outcome.is_ok() { "success" } else { "failed" },
+        ])
+        .inc();
+    ctx.metrics
+        .sync_duration
+        .with_label_values(&[reg.name.as_str()])
+        .observe(t0.elapsed().as_secs_f64());
     if let Err(message) = &outcome {
         tracing::warn!(target: "mcp_orchestrator::registry", registry = %reg.name, sync_id = %sync_id, error = %message, "sync failed");
         let _ = fail_syncs(message)

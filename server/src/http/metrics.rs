@@ -22,9 +22,11 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Creates the instruments and sets `mcpo_build_info` to 1.
-    pub fn new() -> Self {
+    /// Creates the instruments, registers the service layer's (`domain`; `docker`: whether
+    /// Docker is enabled) and sets `mcpo_build_info` to 1.
+    pub fn new(domain: &domain::metrics::Metrics, docker: bool) -> Self {
         let registry = Registry::new();
+        domain.register(&registry, docker).expect("unique metrics");
         let labels = &["route", "method", "status"];
         let http_requests = IntCounterVec::new(
             Opts::new(
@@ -72,6 +74,18 @@ impl Metrics {
             &["scope"],
         )
         .expect("valid metric");
+        for scope in ["ip", "principal", "login"] {
+            rate_limited.with_label_values(&[scope]);
+        }
+        for state in ["succeeded", "failed", "cancelled"] {
+            domain.runs_finished.with_label_values(&[state]);
+        }
+        for runtime in ["docker", "process"] {
+            domain.health_check_duration.with_label_values(&[runtime]);
+            for outcome in ["ok", "failed"] {
+                domain.health_checks.with_label_values(&[runtime, outcome]);
+            }
+        }
         registry
             .register(Box::new(rate_limited.clone()))
             .expect("unique metric");
@@ -135,16 +149,12 @@ impl Metrics {
     }
 }
 
-impl Default for Metrics {
-    fn default() -> Self {
-        Self::new()
-    }
-}
 
 /// Prometheus metrics in the text exposition format.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain; version=0.0.4", body = String)))]
 pub async fn scrape(State(state): State<AppState>) -> impl IntoResponse {
+    refresh_gauges(&state.ctx).await;
     (
         [(
             header::CONTENT_TYPE,
@@ -152,4 +162,34 @@ pub async fn scrape(State(state): State<AppState>) -> impl IntoResponse {
         )],
         state.metrics.render(),
     )
+}
+
+/// Sets the gauges read from the database (deployments by state and health, runs by state,
+/// queue depth) and this instance's worker pool.
+async fn refresh_gauges(ctx: &domain::Ctx) {
+    let m = &ctx.metrics;
+    m.workers.set(ctx.pipeline.settings().concurrency as i64);
+    m.workers_busy.set(ctx.pipeline.busy() as i64);
+    let db_up = ctx.db.ping().await.is_ok();
+    m.database_up.set(i64::from(db_up));
+    if !db_up {
+        return;
+    }
+    if let Ok(counts) = domain::pipeline::counts_by_state(ctx).await {
+        for s in ["queued", "running", "cancelling", "succeeded", "failed", "cancelled"] {
+            let n = counts.iter().find(|(k, _)| k == s).map_or(0, |(_, n)| *n);
+            m.pipeline_runs.with_label_values(&[s]).set(n);
+            if s == "queued" {
+                m.queue_depth.set(n);
+            }
+        }
+    }
+    if let Ok((states, health)) = domain::monitor::fleet_counts(ctx).await {
+        for (k, n) in states {
+            m.deployments.with_label_values(&[k.as_str()]).set(n);
+        }
+        for (k, n) in health {
+            m.deployments_by_health.with_label_values(&[k.as_str()]).set(n);
+        }
+    }
 }

@@ -8,6 +8,7 @@ pub mod api;
 pub mod auth;
 pub mod dashboard;
 pub mod deployments;
+pub mod fleet_health;
 pub mod health;
 pub mod metrics;
 pub mod oidc;
@@ -42,6 +43,7 @@ use crate::state::AppState;
         (name = "catalog", description = "MCP servers synced from the registries, with deployability verdicts"),
         (name = "deployments", description = "MCP servers running on Docker or as local processes, their capabilities and tool calls"),
         (name = "pipeline-runs", description = "Durable runs taking a catalog entry to a ready deployment, step by step, with live event streams"),
+        (name = "health", description = "Deployment health checks, self-healing, circuit breakers, history and incidents"),
         (name = "operations", description = "Health and metrics for load balancers and Prometheus"),
     )
 )]
@@ -110,6 +112,12 @@ pub fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(health::live))
         .routes(routes!(health::ready))
         .routes(routes!(health::summary))
+        .routes(routes!(fleet_health::detailed))
+        .routes(routes!(fleet_health::recheck))
+        .routes(routes!(fleet_health::history))
+        .routes(routes!(fleet_health::deployment_events))
+        .routes(routes!(fleet_health::events))
+        .routes(routes!(fleet_health::fleet))
         .routes(routes!(metrics::scrape))
         .split_for_parts()
 }

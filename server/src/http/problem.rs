@@ -120,6 +120,15 @@ impl From<domain::DomainError> for ApiError {
                     .with_type("unavailable")
                     .with_detail(why),
             ),
+            D::CircuitOpen {
+                message,
+                retry_after_secs,
+            } => Self::Status(
+                Problem::new(503, "Service Unavailable")
+                    .with_type("circuit-open")
+                    .with_detail(message)
+                    .with_extension("retry_after", retry_after_secs.into()),
+            ),
             D::Internal(cause) => Self::Internal(cause),
         }
     }
