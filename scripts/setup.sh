@@ -20,6 +20,7 @@ if [ "$MODE" = test ] || [ "$MODE" = bench ]; then
   need_cmd chromium chromium
   need_cmd dockerd docker.io
   [ -x /bin/busybox ] || apt_missing+=(busybox-static)
+  need_cmd promtool prometheus
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_missing+=(postgresql)
 fi
 if [ "$MODE" = bench ]; then

@@ -107,7 +107,10 @@ async fn docker_check(ctx: &Ctx) -> Option<HealthCheck> {
 
 /// This instance in detail (admins): database, Docker engine, workers, queue, CPU, memory,
 /// threads.
-pub async fn detailed(ctx: &Ctx, caller: &crate::access::Caller) -> Result<types::SystemHealth, DomainError> {
+pub async fn detailed(
+    ctx: &Ctx,
+    caller: &crate::access::Caller,
+) -> Result<types::SystemHealth, DomainError> {
     caller.require(types::Role::Admin)?;
     let t0 = Instant::now();
     let db_ok = tokio::time::timeout(CHECK_TIMEOUT, ctx.db.ping())
@@ -135,7 +138,10 @@ pub async fn detailed(ctx: &Ctx, caller: &crate::access::Caller) -> Result<types
     };
     let status = if !db_ok {
         HealthStatus::Fail
-    } else if docker.as_ref().is_some_and(|d| d.status != HealthStatus::Pass) {
+    } else if docker
+        .as_ref()
+        .is_some_and(|d| d.status != HealthStatus::Pass)
+    {
         HealthStatus::Warn
     } else {
         HealthStatus::Pass

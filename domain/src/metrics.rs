@@ -68,8 +68,11 @@ fn counter_vec(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
 }
 
 fn histogram_vec(name: &str, help: &str, labels: &[&str]) -> HistogramVec {
-    HistogramVec::new(HistogramOpts::new(name, help).buckets(SECONDS.to_vec()), labels)
-        .expect("valid metric")
+    HistogramVec::new(
+        HistogramOpts::new(name, help).buckets(SECONDS.to_vec()),
+        labels,
+    )
+    .expect("valid metric")
 }
 
 fn gauge(name: &str, help: &str) -> IntGauge {

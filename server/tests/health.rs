@@ -23,7 +23,10 @@ fn oci_entry(name: &str, image: &str) -> Value {
 }
 
 async fn test_image(docker: &bollard::Docker, what: &str) -> String {
-    let image = format!("mcpo-test/mcp-test-server:health-{what}-{}", std::process::id());
+    let image = format!(
+        "mcpo-test/mcp-test-server:health-{what}-{}",
+        std::process::id()
+    );
     testkit::docker::build_mcp_test_server_image(docker, &image)
         .await
         .expect("build the test-server image");
@@ -122,7 +125,7 @@ impl Env {
     }
 }
 
-fn health<'a>(d: &'a Value) -> &'a Value {
+fn health(d: &Value) -> &Value {
     &d["health"]
 }
 
@@ -139,9 +142,7 @@ fn sample(scrape: &str, name: &str, labels: &[&str]) -> Option<f64> {
     scrape
         .lines()
         .filter(|l| !l.starts_with('#'))
-        .filter(|l| {
-            l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} "))
-        })
+        .filter(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")))
         .find(|l| labels.iter().all(|x| l.contains(x)))
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|v| v.parse().ok())
@@ -207,7 +208,12 @@ async fn a_killed_container_goes_degraded_unhealthy_is_restarted_healthy_then_cr
     // A recheck at once: a new check, answered with its outcome.
     let before = ts(&health(&d)["checked_at"]);
     let h = e
-        .json("POST", &format!("/api/v1/deployments/{id}/health-check"), None, 200)
+        .json(
+            "POST",
+            &format!("/api/v1/deployments/{id}/health-check"),
+            None,
+            200,
+        )
         .await;
     assert_eq!(h["status"], "healthy", "{h}");
     assert!(ts(&h["checked_at"]) > before, "{h}");
@@ -236,7 +242,12 @@ async fn a_killed_container_goes_degraded_unhealthy_is_restarted_healthy_then_cr
             .unwrap_or_else(|| panic!("no {kind} {from:?} -> {to} after {after} in {ev:#?}"))
             .clone()
     };
-    let t0 = ts(&find("health", Some("unknown"), "healthy", before - chrono::Duration::hours(1))["at"]);
+    let t0 = ts(&find(
+        "health",
+        Some("unknown"),
+        "healthy",
+        before - chrono::Duration::hours(1),
+    )["at"]);
     let degraded = find("health", Some("healthy"), "degraded", t0);
     let t_degraded = ts(&degraded["at"]);
     assert!(
@@ -250,7 +261,10 @@ async fn a_killed_container_goes_degraded_unhealthy_is_restarted_healthy_then_cr
     let t_healthy = ts(&find("health", Some("unhealthy"), "healthy", t_restarted)["at"]);
     // Three failed checks 0.5 s apart: unhealthy about a second after degraded.
     let gap = (t_unhealthy - t_degraded).num_milliseconds();
-    assert!((700..10_000).contains(&gap), "degraded -> unhealthy took {gap} ms");
+    assert!(
+        (700..10_000).contains(&gap),
+        "degraded -> unhealthy took {gap} ms"
+    );
     assert!(t_healthy >= t_restarted);
     assert_eq!(ts(&health(&d)["last_restart_at"]), t_restart);
     let old = testkit::docker::containers_where(&docker, "id", &first).await;
@@ -258,16 +272,29 @@ async fn a_killed_container_goes_degraded_unhealthy_is_restarted_healthy_then_cr
 
     // History: checks per minute, the failed ones counted, uptime below 100 %.
     let hist = e
-        .json("GET", &format!("/api/v1/deployments/{id}/health/history?hours=1"), None, 200)
+        .json(
+            "GET",
+            &format!("/api/v1/deployments/{id}/health/history?hours=1"),
+            None,
+            200,
+        )
         .await;
     let samples = hist["samples"].as_array().unwrap();
     let checks: u64 = samples.iter().map(|s| s["checks"].as_u64().unwrap()).sum();
-    let failures: u64 = samples.iter().map(|s| s["failures"].as_u64().unwrap()).sum();
+    let failures: u64 = samples
+        .iter()
+        .map(|s| s["failures"].as_u64().unwrap())
+        .sum();
     assert!(checks >= 6 && failures >= 3, "{hist:#}");
     let uptime = hist["uptime_percent"].as_f64().unwrap();
     assert!(uptime > 0.0 && uptime < 100.0, "{hist:#}");
-    e.json("GET", &format!("/api/v1/deployments/{id}/health/history?hours=0"), None, 422)
-        .await;
+    e.json(
+        "GET",
+        &format!("/api/v1/deployments/{id}/health/history?hours=0"),
+        None,
+        422,
+    )
+    .await;
 
     // The fleet view and the metrics say the same.
     let fleet = e.json("GET", "/api/v1/health/fleet", None, 200).await;
@@ -276,14 +303,23 @@ async fn a_killed_container_goes_degraded_unhealthy_is_restarted_healthy_then_cr
     assert!(fleet["incidents"].as_array().unwrap().len() >= 5);
     let m = e.metrics().await;
     let dep = format!("deployment=\"{name}\"");
-    assert_eq!(sample(&m, "mcpo_deployment_restarts_total", &[&dep]), Some(1.0), "{m}");
+    assert_eq!(
+        sample(&m, "mcpo_deployment_restarts_total", &[&dep]),
+        Some(1.0),
+        "{m}"
+    );
     assert!(sample(&m, "mcpo_health_check_failures_total", &[&dep]).unwrap() >= 3.0);
     assert_eq!(
         sample(&m, "mcpo_deployments_by_health", &["health=\"healthy\""]),
         Some(1.0)
     );
     assert!(
-        sample(&m, "mcpo_health_checks_total", &["runtime=\"docker\"", "outcome=\"ok\""]).unwrap()
+        sample(
+            &m,
+            "mcpo_health_checks_total",
+            &["runtime=\"docker\"", "outcome=\"ok\""]
+        )
+        .unwrap()
             >= 3.0
     );
 
@@ -299,12 +335,16 @@ async fn a_killed_container_goes_degraded_unhealthy_is_restarted_healthy_then_cr
         .wait(&id, 30, "left down", |d| health(d)["crash_looped"] == true)
         .await;
     assert_eq!(d["state"], "failed", "{d:#}");
-    assert!(d["state_reason"].as_str().unwrap().contains("crash loop"), "{d:#}");
+    assert!(
+        d["state_reason"].as_str().unwrap().contains("crash loop"),
+        "{d:#}"
+    );
     assert_eq!(health(&d)["enabled"], false);
     assert_eq!(health(&d)["restarts"], 2);
     let ev = e.events(&id).await;
     assert!(
-        ev.iter().any(|x| x["kind"] == "crash_loop" && x["to"] == "left_down"),
+        ev.iter()
+            .any(|x| x["kind"] == "crash_loop" && x["to"] == "left_down"),
         "{ev:#?}"
     );
     // It stays down: no restart follows.
@@ -319,13 +359,26 @@ async fn a_killed_container_goes_degraded_unhealthy_is_restarted_healthy_then_cr
         "nothing runs it"
     );
     let m = e.metrics().await;
-    assert_eq!(sample(&m, "mcpo_deployment_crash_loops_total", &[&dep]), Some(1.0));
-    e.json("POST", &format!("/api/v1/deployments/{id}/health-check"), None, 409)
-        .await;
+    assert_eq!(
+        sample(&m, "mcpo_deployment_crash_loops_total", &[&dep]),
+        Some(1.0)
+    );
+    e.json(
+        "POST",
+        &format!("/api/v1/deployments/{id}/health-check"),
+        None,
+        409,
+    )
+    .await;
 
     // An operator starts it: the count starts again and checks resume.
     let d = e
-        .json("POST", &format!("/api/v1/deployments/{id}/start"), None, 200)
+        .json(
+            "POST",
+            &format!("/api/v1/deployments/{id}/start"),
+            None,
+            200,
+        )
         .await;
     assert_eq!(d["state"], "running", "{d:#}");
     assert_eq!(health(&d)["crash_looped"], false);
@@ -394,9 +447,8 @@ async fn failing_tool_calls_open_the_breaker_which_half_opens_and_closes_again()
     assert_eq!(d["health"]["breaker"]["consecutive_failures"], 3);
 
     // Open: refused at once with 503 and Retry-After, the server is not called.
-    let res = e
-        .s
-        .call(
+    let res =
+        e.s.call(
             &e.key,
             "POST",
             &format!("/api/v1/deployments/{id}/tools/echo/call"),
@@ -438,7 +490,9 @@ async fn failing_tool_calls_open_the_breaker_which_half_opens_and_closes_again()
         })
         .collect();
     let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
-        v.iter().map(|(a, b)| ((*a).to_owned(), (*b).to_owned())).collect()
+        v.iter()
+            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .collect()
     };
     assert_eq!(
         ev,
@@ -456,33 +510,61 @@ async fn failing_tool_calls_open_the_breaker_which_half_opens_and_closes_again()
     let m = e.metrics().await;
     let dep = format!("deployment=\"{name}\"");
     assert_eq!(
-        sample(&m, "mcpo_tool_calls_total", &[&dep, "tool=\"fail\"", "outcome=\"error\""]),
+        sample(
+            &m,
+            "mcpo_tool_calls_total",
+            &[&dep, "tool=\"fail\"", "outcome=\"error\""]
+        ),
         Some(5.0),
         "{m}"
     );
     assert_eq!(
-        sample(&m, "mcpo_tool_calls_total", &[&dep, "tool=\"echo\"", "outcome=\"rejected\""]),
+        sample(
+            &m,
+            "mcpo_tool_calls_total",
+            &[&dep, "tool=\"echo\"", "outcome=\"rejected\""]
+        ),
         Some(2.0)
     );
     assert_eq!(sample(&m, "mcpo_circuit_breaker_state", &[&dep]), Some(0.0));
-    assert!(sample(&m, "mcpo_tool_call_duration_seconds_count", &[&dep, "tool=\"echo\""]).unwrap() >= 3.0);
     assert!(
-        sample(&m, "mcpo_pipeline_step_duration_seconds_count", &["step=\"deploy\"", "outcome=\"succeeded\""])
-            .unwrap()
+        sample(
+            &m,
+            "mcpo_tool_call_duration_seconds_count",
+            &[&dep, "tool=\"echo\""]
+        )
+        .unwrap()
+            >= 3.0
+    );
+    assert!(
+        sample(
+            &m,
+            "mcpo_pipeline_step_duration_seconds_count",
+            &["step=\"deploy\"", "outcome=\"succeeded\""]
+        )
+        .unwrap()
             >= 1.0
     );
-    assert_eq!(sample(&m, "mcpo_pipeline_runs", &["state=\"succeeded\""]), Some(1.0));
+    assert_eq!(
+        sample(&m, "mcpo_pipeline_runs", &["state=\"succeeded\""]),
+        Some(1.0)
+    );
     assert_eq!(sample(&m, "mcpo_pipeline_queue_depth", &[]), Some(0.0));
     assert_eq!(
-        sample(&m, "mcpo_registry_syncs_total", &["registry=\"test\"", "outcome=\"success\""]),
+        sample(
+            &m,
+            "mcpo_registry_syncs_total",
+            &["registry=\"test\"", "outcome=\"success\""]
+        ),
         Some(1.0)
     );
     assert_eq!(sample(&m, "mcpo_docker_engine_up", &[]), Some(1.0));
     assert_eq!(sample(&m, "mcpo_database_up", &[]), Some(1.0));
-    for family in testkit::metrics::METRIC_FAMILIES {
+    for (family, kind) in testkit::metrics::METRIC_FAMILIES {
+        let line = format!("# TYPE {family} {}", kind.as_str());
         assert!(
-            m.contains(&format!("# TYPE {family} ")),
-            "{family} is not exported:\n{m}"
+            m.contains(&line),
+            "{family} is not exported as a {kind:?}:\n{m}"
         );
     }
 }
@@ -543,7 +625,11 @@ async fn the_docker_engine_goes_away_ready_degrades_everything_serves_and_deploy
     assert_eq!(health(&d)["reachable"], false);
     tokio::time::sleep(Duration::from_secs(3)).await;
     let d = e.deployment(&id).await;
-    assert_eq!(health(&d)["restarts"], 0, "no restart while the engine is away: {d:#}");
+    assert_eq!(
+        health(&d)["restarts"],
+        0,
+        "no restart while the engine is away: {d:#}"
+    );
     assert_eq!(health(&d)["crash_looped"], false);
     // The API and the dashboard serve on; the admin's detailed view names the engine.
     e.json("GET", "/api/v1/deployments", None, 200).await;

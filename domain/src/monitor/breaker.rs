@@ -80,7 +80,9 @@ impl Breaker {
                 }
             },
             BreakerState::HalfOpen if self.trial => (
-                Admission::Refused(now + chrono::Duration::from_std(s.open_for).unwrap_or_default()),
+                Admission::Refused(
+                    now + chrono::Duration::from_std(s.open_for).unwrap_or_default(),
+                ),
                 false,
             ),
             BreakerState::HalfOpen => {
@@ -109,7 +111,8 @@ impl Breaker {
                 || (self.state == BreakerState::Closed && self.failures >= s.failures.max(1))
             {
                 self.state = BreakerState::Open;
-                self.retry_at = Some(now + chrono::Duration::from_std(s.open_for).unwrap_or_default());
+                self.retry_at =
+                    Some(now + chrono::Duration::from_std(s.open_for).unwrap_or_default());
             }
         }
         if self.state != before {

@@ -7,12 +7,10 @@ use std::{collections::HashMap, time::Duration};
 
 use chrono::{DateTime, DurationRound, Utc};
 use sea_orm::{
-    sea_query::OnConflict, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    sea_query::OnConflict, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
 };
-use types::{
-    FleetHealth, FleetMember, Health, HealthEvent, HealthHistory, HealthSample, Role,
-};
+use types::{FleetHealth, FleetMember, Health, HealthEvent, HealthHistory, HealthSample, Role};
 
 use crate::{
     access::Caller,
@@ -60,10 +58,16 @@ impl Bucket {
     }
 }
 
+/// A deployment's bucket: (deployment, start of the minute, counts).
+type Row = (String, DateTime<Utc>, Bucket);
+
+/// The minute under way, per deployment.
+type Current = HashMap<String, (DateTime<Utc>, Bucket)>;
+
 /// The minute under way per deployment, and finished minutes not yet written.
 #[derive(Default)]
 pub struct Buckets {
-    inner: std::sync::Mutex<(HashMap<String, (DateTime<Utc>, Bucket)>, Vec<(String, DateTime<Utc>, Bucket)>)>,
+    inner: std::sync::Mutex<(Current, Vec<Row>)>,
 }
 
 fn minute(t: DateTime<Utc>) -> DateTime<Utc> {
@@ -97,7 +101,7 @@ impl Buckets {
     }
 
     /// Takes the finished minutes (and with `all`, the ones under way too).
-    fn take(&self, now: DateTime<Utc>, all: bool) -> Vec<(String, DateTime<Utc>, Bucket)> {
+    fn take(&self, now: DateTime<Utc>, all: bool) -> Vec<Row> {
         let m = minute(now);
         let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let (current, done) = &mut *g;
@@ -114,7 +118,7 @@ impl Buckets {
     }
 
     /// What is in memory for `id` (not yet written).
-    fn unwritten(&self, id: Option<&str>) -> Vec<(String, DateTime<Utc>, Bucket)> {
+    fn unwritten(&self, id: Option<&str>) -> Vec<Row> {
         let g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let (current, done) = &*g;
         current
@@ -164,8 +168,13 @@ pub async fn flush(ctx: &Ctx, all: bool) -> Result<(), DomainError> {
     // The latest check times and round trips, for readers on other instances: once a minute
     // per deployment (with its finished minute).
     let latest: Vec<deployment_health::Model> = {
-        let g = ctx.monitor.tracked.lock().unwrap_or_else(|e| e.into_inner());
-        let ids: std::collections::HashSet<&str> = rows.iter().map(|(id, _, _)| id.as_str()).collect();
+        let g = ctx
+            .monitor
+            .tracked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let ids: std::collections::HashSet<&str> =
+            rows.iter().map(|(id, _, _)| id.as_str()).collect();
         g.iter()
             .filter(|(id, _)| ids.contains(id.as_str()))
             .map(|(_, t)| t.row.clone())

@@ -199,9 +199,7 @@ impl Monitor {
         EffectiveHealthConfig {
             interval_ms: own.interval_ms.unwrap_or(ms(self.settings.interval)),
             timeout_ms: own.timeout_ms.unwrap_or(ms(self.settings.timeout)),
-            unhealthy_after: own
-                .unhealthy_after
-                .unwrap_or(self.settings.unhealthy_after),
+            unhealthy_after: own.unhealthy_after.unwrap_or(self.settings.unhealthy_after),
         }
     }
 
@@ -220,7 +218,10 @@ impl Monitor {
     }
 
     /// Live view of `id` when this instance tracks it.
-    fn view_of(&self, id: &str) -> Option<(deployment_health::Model, Breaker, EffectiveHealthConfig)> {
+    fn view_of(
+        &self,
+        id: &str,
+    ) -> Option<(deployment_health::Model, Breaker, EffectiveHealthConfig)> {
         self.lock()
             .get(id)
             .map(|t| (t.row.clone(), t.breaker.clone(), t.config))
@@ -246,9 +247,7 @@ pub async fn view(ctx: &Ctx, m: &deployment::Model) -> Result<HealthView, Domain
 }
 
 /// Every stored health row, by deployment (for lists).
-pub async fn stored(
-    ctx: &Ctx,
-) -> Result<HashMap<String, deployment_health::Model>, DomainError> {
+pub async fn stored(ctx: &Ctx) -> Result<HashMap<String, deployment_health::Model>, DomainError> {
     Ok(deployment_health::Entity::find()
         .all(&ctx.db.conn)
         .await?
@@ -390,7 +389,9 @@ pub async fn reset(ctx: &Ctx, id: &str) -> Result<(), DomainError> {
 
 /// Removes the stored health of a deleted deployment (inside its deletion's transaction).
 pub(crate) async fn forget<C: ConnectionTrait>(conn: &C, id: &str) -> Result<(), sea_orm::DbErr> {
-    deployment_health::Entity::delete_by_id(id).exec(conn).await?;
+    deployment_health::Entity::delete_by_id(id)
+        .exec(conn)
+        .await?;
     history::forget(conn, id).await
 }
 
@@ -570,7 +571,9 @@ async fn record(ctx: &Ctx, id: &str, o: Outcome) -> Result<(), DomainError> {
         if o.engine_down {
             ctx.monitor.docker_up.store(false, Ordering::Relaxed);
         }
-        ctx.monitor.history.add(id, now, o.result.as_ref().ok().copied());
+        ctx.monitor
+            .history
+            .add(id, now, o.result.as_ref().ok().copied());
         (ev.is_some() || !ok, t.row.clone(), ev, t.name.clone())
     };
     let runtime = {
@@ -614,14 +617,15 @@ async fn heal(ctx: &Ctx, id: &str) {
         if docker_down {
             // No budget spent while the engine is away: try again after an interval.
             t.row.next_restart_at = Some(
-                now + chrono::Duration::from_std(Duration::from_millis(t.config.interval_ms as u64))
-                    .unwrap_or_default(),
+                now + chrono::Duration::from_std(Duration::from_millis(
+                    t.config.interval_ms as u64,
+                ))
+                .unwrap_or_default(),
             );
             t.busy = false;
             Plan::Wait
         } else {
-            let window =
-                chrono::Duration::from_std(settings.crash_loop_window).unwrap_or_default();
+            let window = chrono::Duration::from_std(settings.crash_loop_window).unwrap_or_default();
             while t.restart_times.front().is_some_and(|at| *at < now - window) {
                 t.restart_times.pop_front();
             }
@@ -657,7 +661,14 @@ async fn heal(ctx: &Ctx, id: &str) {
             if let Err(e) = save(
                 ctx,
                 &row,
-                Some(event(id, &name, "crash_loop", None, "left_down", reason.clone())),
+                Some(event(
+                    id,
+                    &name,
+                    "crash_loop",
+                    None,
+                    "left_down",
+                    reason.clone(),
+                )),
             )
             .await
             {
@@ -674,16 +685,16 @@ async fn heal(ctx: &Ctx, id: &str) {
                     // The same instant as the row's `last_restart_at`.
                     at: Set(row.last_restart_at.unwrap_or_else(Utc::now)),
                     ..event(
-                    id,
-                    &name,
-                    "restart",
-                    None,
-                    "restarting",
-                    Some(format!(
-                        "restart {n} within the window after: {}",
-                        row.reason.clone().unwrap_or_default()
-                    )),
-                )
+                        id,
+                        &name,
+                        "restart",
+                        None,
+                        "restarting",
+                        Some(format!(
+                            "restart {n} within the window after: {}",
+                            row.reason.clone().unwrap_or_default()
+                        )),
+                    )
                 }),
             )
             .await;
@@ -792,7 +803,14 @@ async fn persist_breaker(
     if let Err(e) = save(
         ctx,
         &row,
-        Some(event(id, name, "breaker", Some(before.as_str()), b.state.as_str(), reason)),
+        Some(event(
+            id,
+            name,
+            "breaker",
+            Some(before.as_str()),
+            b.state.as_str(),
+            reason,
+        )),
     )
     .await
     {
@@ -856,7 +874,10 @@ pub async fn run(ctx: Ctx, stop: impl std::future::Future<Output = ()>) {
                     heals.push(id.clone());
                 } else if t.due <= now {
                     t.busy = true;
-                    checks.push((id.clone(), Duration::from_millis(t.config.timeout_ms as u64)));
+                    checks.push((
+                        id.clone(),
+                        Duration::from_millis(t.config.timeout_ms as u64),
+                    ));
                 } else {
                     next = next.min(t.due);
                 }
@@ -923,16 +944,15 @@ pub async fn recheck(
         .one(&ctx.db.conn)
         .await?
         .ok_or(DomainError::NotFound("deployment"))?;
-    let timeout = match ctx.monitor.view_of(id) {
-        Some((_, _, c)) => Duration::from_millis(c.timeout_ms as u64),
-        None => {
-            return Err(DomainError::Conflict(
+    let timeout =
+        match ctx.monitor.view_of(id) {
+            Some((_, _, c)) => Duration::from_millis(c.timeout_ms as u64),
+            None => return Err(DomainError::Conflict(
                 "the deployment is not checked here: it is not meant to run, it was left down, \
                  or another instance runs it"
                     .into(),
-            ))
-        }
-    };
+            )),
+        };
     // A check under way (scheduled, or a restart) ends first: then this one runs.
     let until = Instant::now() + timeout + Duration::from_secs(5);
     loop {
@@ -949,7 +969,11 @@ pub async fn recheck(
                         "a check or restart of this deployment is under way".into(),
                     ))
                 }
-                None => return Err(DomainError::Conflict("the deployment is no longer checked".into())),
+                None => {
+                    return Err(DomainError::Conflict(
+                        "the deployment is no longer checked".into(),
+                    ))
+                }
             }
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -975,8 +999,10 @@ pub async fn fleet_counts(
     .iter()
     .map(|s| (s.as_str().to_owned(), 0))
     .collect();
-    let mut health: HashMap<String, i64> =
-        Health::ALL.iter().map(|h| (h.as_str().to_owned(), 0)).collect();
+    let mut health: HashMap<String, i64> = Health::ALL
+        .iter()
+        .map(|h| (h.as_str().to_owned(), 0))
+        .collect();
     for m in &rows {
         *states.entry(m.state.clone()).or_default() += 1;
         let v = view_stored(ctx, m, stored.get(&m.id));

@@ -828,6 +828,28 @@ pub async fn prune_events(ctx: &Ctx, age: Duration) -> Result<u64, DomainError> 
         .rows_affected)
 }
 
+/// Queued runs (all instances).
+pub async fn queue_depth(ctx: &Ctx) -> Result<u64, DomainError> {
+    use sea_orm::PaginatorTrait;
+    Ok(pipeline_run::Entity::find()
+        .filter(pipeline_run::Column::State.eq(RunState::Queued.as_str()))
+        .count(&ctx.db.conn)
+        .await?)
+}
+
+/// Runs by state (all instances).
+pub async fn counts_by_state(ctx: &Ctx) -> Result<Vec<(String, i64)>, DomainError> {
+    let rows: Vec<(String, i64)> = pipeline_run::Entity::find()
+        .select_only()
+        .column(pipeline_run::Column::State)
+        .column_as(pipeline_run::Column::Id.count(), "n")
+        .group_by(pipeline_run::Column::State)
+        .into_tuple()
+        .all(&ctx.db.conn)
+        .await?;
+    Ok(rows)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -849,26 +871,4 @@ mod tests {
         assert_ne!(body_hash(&a), body_hash(&b));
         assert_eq!(body_hash(&a).len(), 64);
     }
-}
-
-/// Queued runs (all instances).
-pub async fn queue_depth(ctx: &Ctx) -> Result<u64, DomainError> {
-    use sea_orm::PaginatorTrait;
-    Ok(pipeline_run::Entity::find()
-        .filter(pipeline_run::Column::State.eq(RunState::Queued.as_str()))
-        .count(&ctx.db.conn)
-        .await?)
-}
-
-/// Runs by state (all instances).
-pub async fn counts_by_state(ctx: &Ctx) -> Result<Vec<(String, i64)>, DomainError> {
-    let rows: Vec<(String, i64)> = pipeline_run::Entity::find()
-        .select_only()
-        .column(pipeline_run::Column::State)
-        .column_as(pipeline_run::Column::Id.count(), "n")
-        .group_by(pipeline_run::Column::State)
-        .into_tuple()
-        .all(&ctx.db.conn)
-        .await?;
-    Ok(rows)
 }

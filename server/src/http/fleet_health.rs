@@ -80,16 +80,16 @@ pub struct EventsQuery {
     limit: Option<String>,
 }
 
-fn limit(q: &EventsQuery) -> Result<u64, ApiError> {
+fn limit(q: &EventsQuery) -> Result<u64, domain::DomainError> {
     match q.limit.as_deref() {
         None => Ok(100),
-        Some(l) => Ok(l
+        Some(l) => l
             .parse::<u64>()
             .ok()
             .filter(|l| (1..=1000).contains(l))
             .ok_or_else(|| {
                 domain::DomainError::invalid("limit", "must be a whole number from 1 to 1000")
-            })?),
+            }),
     }
 }
 
