@@ -34,6 +34,8 @@ pub struct Config {
     pub site_root: PathBuf,
     /// Log output format.
     pub log_format: LogFormat,
+    /// OTLP trace export (`telemetry.otlp_endpoint`), off when empty.
+    pub otlp: Option<crate::otlp::OtlpSettings>,
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
     /// How long a SIGTERM waits for in-flight requests before exiting anyway.
@@ -199,6 +201,16 @@ const SETTINGS: &[Setting] = &[
     ),
     setting("site_root", "MCPO_SITE_ROOT", "target/site"),
     setting("log.format", "MCPO_LOG_FORMAT", "auto"),
+    setting(
+        "telemetry.otlp_endpoint",
+        "MCPO_TELEMETRY_OTLP_ENDPOINT",
+        "",
+    ),
+    setting(
+        "telemetry.service_name",
+        "MCPO_TELEMETRY_SERVICE_NAME",
+        "mcp-orchestrator",
+    ),
     setting(
         "http.body_limit_bytes",
         "MCPO_HTTP_BODY_LIMIT_BYTES",
@@ -449,11 +461,7 @@ const SETTINGS: &[Setting] = &[
         "MCPO_HEALTH_MINUTES_KEPT_HOURS",
         "6",
     ),
-    setting(
-        "health.retention_days",
-        "MCPO_HEALTH_RETENTION_DAYS",
-        "30",
-    ),
+    setting("health.retention_days", "MCPO_HEALTH_RETENTION_DAYS", "30"),
     setting(
         "deploy.max_result_bytes",
         "MCPO_DEPLOY_MAX_RESULT_BYTES",
@@ -616,6 +624,30 @@ impl Layers {
                 "pretty" | "text" => Ok(LogFormat::Pretty),
                 _ => Err("expected auto, json or pretty".to_owned()),
             })?,
+            otlp: {
+                let endpoint: String = p.parse("telemetry.otlp_endpoint", |v| {
+                    let v = v.trim();
+                    if v.is_empty() || v.starts_with("http://") || v.starts_with("https://") {
+                        Ok(v.to_owned())
+                    } else {
+                        Err(
+                            "expected an http(s) URL of an OTLP/HTTP receiver, or nothing"
+                                .to_owned(),
+                        )
+                    }
+                })?;
+                let service_name: String = p.parse("telemetry.service_name", |v| {
+                    if v.trim().is_empty() {
+                        Err("must not be empty".to_owned())
+                    } else {
+                        Ok(v.trim().to_owned())
+                    }
+                })?;
+                (!endpoint.is_empty()).then_some(crate::otlp::OtlpSettings {
+                    endpoint,
+                    service_name,
+                })
+            },
             body_limit: p.parse("http.body_limit_bytes", |v| int_in(v, 1024, 1 << 30))?,
             shutdown_grace: Duration::from_secs(
                 p.parse("http.shutdown_grace_seconds", |v| int_in(v, 0, 3600))?,

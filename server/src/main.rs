@@ -14,7 +14,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Err(e) = telemetry::init(config.log_format) {
+    if let Err(e) = telemetry::init(config.log_format, config.otlp.clone()) {
         eprintln!("mcp-orchestrator: {e}");
         return ExitCode::from(2);
     }

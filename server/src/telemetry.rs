@@ -1,14 +1,15 @@
 //! Logging: JSON lines in production, readable lines in development; level from `RUST_LOG`.
+//! Optionally, spans are exported over OTLP (see [`crate::otlp`]).
 
 use std::io::IsTerminal;
 
 use tracing_subscriber::{fmt, prelude::*, EnvFilter};
 
-use crate::config::LogFormat;
+use crate::{config::LogFormat, otlp::OtlpSettings};
 
 /// Installs the global subscriber. `RUST_LOG` picks levels (default `info`); an invalid value
 /// is an error naming it, not a silent fallback.
-pub fn init(format: LogFormat) -> Result<(), String> {
+pub fn init(format: LogFormat, otlp: Option<OtlpSettings>) -> Result<(), String> {
     let filter = match std::env::var("RUST_LOG") {
         Ok(spec) if !spec.trim().is_empty() => {
             EnvFilter::try_new(&spec).map_err(|e| format!("invalid setting RUST_LOG: {e}"))?
@@ -20,7 +21,8 @@ pub fn init(format: LogFormat) -> Result<(), String> {
         LogFormat::Pretty => false,
         LogFormat::Auto => !std::io::stderr().is_terminal(),
     };
-    let registry = tracing_subscriber::registry().with(filter);
+    let otlp = otlp.map(crate::otlp::layer).transpose()?;
+    let registry = tracing_subscriber::registry().with(filter).with(otlp);
     let result = if json {
         registry
             .with(
