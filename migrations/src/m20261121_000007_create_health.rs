@@ -65,7 +65,11 @@ enum Deployments {
 }
 
 fn int0(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).integer().not_null().default(0).to_owned()
+    ColumnDef::new(col)
+        .integer()
+        .not_null()
+        .default(0)
+        .to_owned()
 }
 
 #[async_trait::async_trait]

@@ -11,8 +11,8 @@
 
 mod db;
 pub mod docker;
-pub mod metrics;
 pub mod engine;
+pub mod metrics;
 pub mod registry;
 mod server;
 

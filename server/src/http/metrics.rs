@@ -149,7 +149,6 @@ impl Metrics {
     }
 }
 
-
 /// Prometheus metrics in the text exposition format.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain; version=0.0.4", body = String)))]
@@ -176,7 +175,14 @@ async fn refresh_gauges(ctx: &domain::Ctx) {
         return;
     }
     if let Ok(counts) = domain::pipeline::counts_by_state(ctx).await {
-        for s in ["queued", "running", "cancelling", "succeeded", "failed", "cancelled"] {
+        for s in [
+            "queued",
+            "running",
+            "cancelling",
+            "succeeded",
+            "failed",
+            "cancelled",
+        ] {
             let n = counts.iter().find(|(k, _)| k == s).map_or(0, |(_, n)| *n);
             m.pipeline_runs.with_label_values(&[s]).set(n);
             if s == "queued" {
@@ -189,7 +195,9 @@ async fn refresh_gauges(ctx: &domain::Ctx) {
             m.deployments.with_label_values(&[k.as_str()]).set(n);
         }
         for (k, n) in health {
-            m.deployments_by_health.with_label_values(&[k.as_str()]).set(n);
+            m.deployments_by_health
+                .with_label_values(&[k.as_str()])
+                .set(n);
         }
     }
 }
