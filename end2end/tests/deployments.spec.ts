@@ -3,40 +3,15 @@
 // entry; it is deployed on the Docker engine named by DOCKER_HOST (scripts/test.sh builds the
 // image with `mcpo-test-image` first), called through the form generated from a tool's input
 // schema, and deleted, leaving no container behind.
-import { execFileSync } from 'node:child_process';
 import { expect, test, type Page } from '@playwright/test';
 import { signIn } from './auth';
+import { docker, hydrated, port, registryPort, sameOrigin, watch } from './util';
 
-const port = Number(process.env.MCPO_E2E_PORT ?? 3765);
-const registryPort = Number(process.env.MCPO_E2E_REGISTRY_PORT ?? 3767);
 const IMAGE = process.env.MCPO_E2E_TEST_SERVER_IMAGE ?? 'mcpo-test/mcp-test-server:e2e';
 // Not registries.spec.ts's "E2E test registry": both specs run against one orchestrator, and
 // this one removes its registry again (so that spec finds each catalog entry once).
 const REGISTRY = 'E2E deploy registry';
 const SERVER = 'io.mcpo.test/mcp-test-server';
-
-/** Collects dialogs (an `alert()` from injected script would show up here) and page errors. */
-function watch(page: Page): string[] {
-  const problems: string[] = [];
-  page.on('dialog', async (d) => {
-    problems.push(`dialog (${d.type()}): ${d.message()}`);
-    await d.dismiss();
-  });
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  return problems;
-}
-
-async function hydrated(page: Page) {
-  await page.waitForSelector('html[data-hydrated]', { state: 'attached' });
-}
-
-/** Runs the docker CLI against the engine of the test run (DOCKER_HOST from the environment). */
-function docker(args: string[]): string {
-  return execFileSync('docker', args, { env: process.env, encoding: 'utf8', timeout: 30_000 }).trim();
-}
-
-/** Changes made with the session cookie must say where they come from (CSRF rule). */
-const sameOrigin = { Origin: `http://127.0.0.1:${port}` };
 
 test.describe.serial('deployments', () => {
   // Whatever happens in the test, leave no deployment (container) and no extra registry for

@@ -4,39 +4,14 @@
 // back, leaving no deployment and no container. The test registry (started by
 // playwright.config.ts with `--deployable mcpo-test/mcp-test-server:e2e`) offers the test
 // server as an oci entry; it runs on the Docker engine named by DOCKER_HOST.
-import { execFileSync } from 'node:child_process';
 import { expect, test, type Page } from '@playwright/test';
 import { signIn } from './auth';
+import { docker, hydrated, port, registryPort, sameOrigin, watch } from './util';
 
-const port = Number(process.env.MCPO_E2E_PORT ?? 3765);
-const registryPort = Number(process.env.MCPO_E2E_REGISTRY_PORT ?? 3767);
 // Its own registry (removed again at the end), like deployments.spec.ts.
 const REGISTRY = 'E2E pipeline registry';
 const SERVER = 'io.mcpo.test/mcp-test-server';
 const STEPS = ['resolve', 'prepare', 'deploy', 'initialize', 'discover', 'verify', 'ready'];
-
-/** Changes made with the session cookie must say where they come from (CSRF rule). */
-const sameOrigin = { Origin: `http://127.0.0.1:${port}` };
-
-/** Collects dialogs and page errors (a panic in the WASM side shows up here). */
-function watch(page: Page): string[] {
-  const problems: string[] = [];
-  page.on('dialog', async (d) => {
-    problems.push(`dialog (${d.type()}): ${d.message()}`);
-    await d.dismiss();
-  });
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  return problems;
-}
-
-async function hydrated(page: Page) {
-  await page.waitForSelector('html[data-hydrated]', { state: 'attached' });
-}
-
-/** Runs the docker CLI against the engine of the test run (DOCKER_HOST from the environment). */
-function docker(args: string[]): string {
-  return execFileSync('docker', args, { env: process.env, encoding: 'utf8', timeout: 30_000 }).trim();
-}
 
 /** Catalog → the test server's entry → Deploy → the form, prefilled; submitted with `args`
  * (one argument per line). Returns on the run's page, with the run id. */

@@ -3,25 +3,10 @@
 // the deployable test server).
 import { expect, test, type Page } from '@playwright/test';
 import { signIn } from './auth';
+import { hydrated, registryPort, watch } from './util';
 
-const registryPort = Number(process.env.MCPO_E2E_REGISTRY_PORT ?? 3767);
 const REGISTRY = 'E2E test registry';
 const FIXTURE_ENTRIES = 472 + 3 + 1; // the fixture, the hostile entries and the deployable one
-
-/** Collects dialogs (an `alert()` from injected script would show up here) and page errors. */
-function watch(page: Page): string[] {
-  const problems: string[] = [];
-  page.on('dialog', async (d) => {
-    problems.push(`dialog (${d.type()}): ${d.message()}`);
-    await d.dismiss();
-  });
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  return problems;
-}
-
-async function hydrated(page: Page) {
-  await page.waitForSelector('html[data-hydrated]', { state: 'attached' });
-}
 
 test.describe.serial('registries and catalog', () => {
   test('add the test registry, sync it with live progress, and find an entry in the catalog', async ({ page }) => {

@@ -1527,7 +1527,8 @@ async fn adopt(ctx: &Ctx, r: &deployment::Model, cid: &str) -> Result<(), Domain
         a.discovered_at = Set(Some(Utc::now()));
         a.instance_id = Set(Some(me));
     })
-    .await
+    .await?;
+    crate::monitor::track(ctx, &r.id, None).await
 }
 
 /// Ends the process group `pid` if it still is this deployment's (its environment names it).
