@@ -764,3 +764,75 @@ mod runs {
             .map_err(ssr::shown)
     }
 }
+
+// ---- Health --------------------------------------------------------------------------------
+
+pub use health::*;
+
+mod health {
+    use leptos::prelude::*;
+    use types::{HealthEvent, HealthHistory, HealthView};
+
+    #[cfg(feature = "ssr")]
+    use super::ssr;
+
+    /// Longest window of a deployment's history the dashboard asks for (a week).
+    pub const HISTORY_MAX_HOURS: u32 = 168;
+    /// Health events of one deployment shown.
+    pub const EVENTS_SHOWN: u64 = 50;
+
+    /// Every deployment's health, 24-hour uptime, breakers, restarts and the latest incidents.
+    #[server(prefix = "/ui/fn", endpoint = "fleet_health")]
+    pub async fn fleet_health() -> Result<types::FleetHealth, ServerFnError> {
+        let (ctx, caller) = ssr::service()?;
+        domain::monitor::history::fleet(&ctx, &caller)
+            .await
+            .map_err(ssr::shown)
+    }
+
+    /// A deployment's checks of the last `hours` hours (1 to [`HISTORY_MAX_HOURS`]), oldest
+    /// first, with its uptime over them.
+    #[server(prefix = "/ui/fn", endpoint = "deployment_health_history")]
+    pub async fn deployment_health_history(
+        id: String,
+        hours: u32,
+    ) -> Result<HealthHistory, ServerFnError> {
+        let (ctx, caller) = ssr::service()?;
+        let since =
+            chrono::Utc::now() - chrono::Duration::hours(hours.clamp(1, HISTORY_MAX_HOURS) as i64);
+        domain::monitor::history::history(&ctx, &caller, id.trim(), since)
+            .await
+            .map_err(ssr::shown)
+    }
+
+    /// A deployment's latest health events, newest first.
+    #[server(prefix = "/ui/fn", endpoint = "deployment_health_events")]
+    pub async fn deployment_health_events(id: String) -> Result<Vec<HealthEvent>, ServerFnError> {
+        let (ctx, caller) = ssr::service()?;
+        domain::monitor::history::events(&ctx, &caller, Some(id.trim()), EVENTS_SHOWN)
+            .await
+            .map_err(ssr::shown)
+    }
+
+    /// Checks a deployment at once (operators) and answers with its health.
+    #[server(prefix = "/ui/fn", endpoint = "recheck_deployment")]
+    pub async fn recheck_deployment(id: String) -> Result<HealthView, ServerFnError> {
+        let (ctx, caller) = ssr::service()?;
+        domain::monitor::recheck(&ctx, &caller, id.trim())
+            .await
+            .map_err(ssr::shown)
+    }
+
+    /// This instance in detail (database, Docker engine, workers, queue, CPU, memory, threads);
+    /// `None` for callers who are not admins (the page then leaves the panel out).
+    #[server(prefix = "/ui/fn", endpoint = "system_health")]
+    pub async fn system_health() -> Result<Option<types::SystemHealth>, ServerFnError> {
+        let (ctx, caller) = ssr::service()?;
+        caller.require(types::Role::Viewer).map_err(ssr::shown)?;
+        match domain::health::detailed(&ctx, &caller).await {
+            Ok(h) => Ok(Some(h)),
+            Err(domain::DomainError::Forbidden(_)) => Ok(None),
+            Err(e) => Err(ssr::shown(e)),
+        }
+    }
+}

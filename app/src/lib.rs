@@ -65,7 +65,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/deployments/view") view=pages::DeploymentView />
                     <Route path=path!("/pipeline-runs") view=pages::Runs />
                     <Route path=path!("/pipeline-runs/view") view=pages::RunView />
-                    <Route path=path!("/fleet-health") view=|| pages::not_built("Health", "Fleet health, incidents, latency and uptime of every deployment.") />
+                    <Route path=path!("/fleet-health") view=pages::HealthPage />
                     <Route path=path!("/login") view=pages::Login />
                     <Route path=path!("/settings") view=pages::SettingsIndex />
                     <Route path=path!("/settings/account") view=pages::Account />

@@ -280,6 +280,8 @@ pub struct FleetMember {
     pub breaker: BreakerState,
     /// Self-healing restarts.
     pub restarts: u32,
+    /// Left down after a crash loop (until an operator starts it).
+    pub crash_looped: bool,
 }
 
 /// The whole fleet's health.

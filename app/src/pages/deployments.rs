@@ -19,19 +19,23 @@ use types::{
         ToolInfo, ToolResult,
     },
     env::{check_plain_value, secret_kind, EnvName},
-    ArgumentKind, CatalogVersion, EnvVar, Me, Package, Role, VerdictStatus,
+    ArgumentKind, CatalogVersion, EnvVar, HealthEvent, Me, Package, Role, VerdictStatus,
 };
 
 use super::{
     catalog::with_placeholders,
+    health::{
+        breaker_badge, chart_href, event_change, event_kind, health_badge, health_label, latency,
+    },
     runs::run_href,
     ui::{alert, error_text, BUTTON, BUTTON_QUIET, CARD, CHIP, INPUT, LINK},
 };
 use crate::{
     api::{
         call_deployment_tool, catalog_entry_version, create_pipeline_run, delete_deployment,
-        deployment_capabilities, deployment_logs, get_deployment, list_deployments,
-        restart_deployment, start_deployment, stop_deployment, whoami, LogLine,
+        deployment_capabilities, deployment_health_events, deployment_logs, get_deployment,
+        list_deployments, recheck_deployment, restart_deployment, start_deployment,
+        stop_deployment, whoami, LogLine,
     },
     format,
     tool_form::{self, Kind, Shape},
@@ -41,6 +45,10 @@ use crate::{
 const LIST_POLL: Duration = Duration::from_secs(2);
 /// How often a deployment's page asks for its state while it starts or an action runs.
 const STATE_POLL: Duration = Duration::from_secs(1);
+/// How often a deployment's page asks for its health while open.
+const HEALTH_POLL: Duration = Duration::from_secs(3);
+/// Health events shown on a deployment's page.
+const HEALTH_EVENTS: usize = 10;
 /// How often the log is asked for while the page is open.
 const LOG_POLL: Duration = Duration::from_secs(1);
 /// Log lines shown.
@@ -55,7 +63,7 @@ const BUTTON_DELETE: &str = "rounded px-3 py-1.5 text-sm font-medium text-red-80
 const PRE: &str = "mt-1 max-h-96 overflow-auto whitespace-pre-wrap break-all rounded bg-slate-900 p-3 font-mono text-xs text-slate-100";
 
 /// `/deployments/view?id=…`.
-fn view_href(id: &str) -> String {
+pub(super) fn view_href(id: &str) -> String {
     format!("/deployments/view?id={}", types::query_value(id))
 }
 
@@ -124,7 +132,7 @@ fn state_label(s: DeploymentState) -> &'static str {
 }
 
 /// The state as a coloured badge (the colour is never the only signal).
-fn state_badge(s: DeploymentState) -> impl IntoView {
+pub(super) fn state_badge(s: DeploymentState) -> impl IntoView {
     let class = match s {
         DeploymentState::Starting => "bg-indigo-100 text-indigo-900 ring-indigo-300",
         DeploymentState::Running => "bg-green-100 text-green-900 ring-green-300",
@@ -527,6 +535,7 @@ fn DeployForm(v: CatalogVersion) -> impl IntoView {
             arguments: Some(arguments),
             env,
             name: text(name),
+            health: None,
         })
     };
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
@@ -903,6 +912,30 @@ impl Live {
         }
     }
 
+    /// Asks for the deployment again (its health changes while it runs), unless a poll, an
+    /// action or an earlier refresh is under way.
+    fn refresh(self, in_flight: StoredValue<bool>) {
+        if self.polling.try_get_value() != Some(false)
+            || self.busy.try_get_untracked().unwrap_or(1) > 0
+            || in_flight.try_update_value(|f| std::mem::replace(f, true)) != Some(false)
+        {
+            return;
+        }
+        let (Some(id), Some(generation)) =
+            (self.id.try_get_value(), self.generation.try_get_value())
+        else {
+            return; // the page is gone
+        };
+        spawn_local(async move {
+            if let Ok(d) = get_deployment(id).await {
+                if self.generation.try_get_value() == Some(generation) {
+                    self.show(d);
+                }
+            }
+            in_flight.try_update_value(|f| *f = false);
+        });
+    }
+
     /// An action's answer: newer than any poll in flight.
     fn answer(self, d: DeploymentInfo) {
         self.generation.try_update_value(|g| *g += 1);
@@ -1035,6 +1068,8 @@ fn Detail(d: DeploymentInfo, role: Option<Role>) -> impl IntoView {
                 </dl>
             </section>
 
+            <HealthPanel live operator />
+
             <Configuration d=d.clone() info />
 
             <section aria-labelledby="caps-heading" class="mt-6">
@@ -1158,6 +1193,225 @@ fn Actions(live: Live, name: String) -> impl IntoView {
             })}
             {move || error.get().map(alert)}
         </div>
+    }
+}
+
+/// `500 ms`, `10 s`, `1.5 s`.
+fn millis_setting(ms: u32) -> String {
+    if ms >= 1000 && ms.is_multiple_of(1000) {
+        format!("{} s", ms / 1000)
+    } else {
+        format::millis(f64::from(ms))
+    }
+}
+
+/// Health checks, self-healing and the breaker of one deployment, refreshed every 3 s while
+/// the page is open; "Check now" for operators.
+#[component]
+fn HealthPanel(live: Live, operator: bool) -> impl IntoView {
+    let info = live.info;
+    let health = Memo::new(move |_| info.with(|d| d.health.clone()));
+    let status = Memo::new(move |_| health.with(|h| h.status));
+    let breaker = Memo::new(move |_| health.with(|h| h.breaker.state));
+    let enabled = Memo::new(move |_| health.with(|h| h.enabled));
+    let in_flight = StoredValue::new(false);
+    Effect::new(move |_| {
+        if let Ok(handle) = set_interval_with_handle(move || live.refresh(in_flight), HEALTH_POLL) {
+            on_cleanup(move || handle.clear());
+        }
+    });
+
+    // The deployment's health events: asked for again whenever one may have been added.
+    let events = RwSignal::new(None::<Result<Vec<HealthEvent>, String>>);
+    let marks = Memo::new(move |_| {
+        health.with(|h| {
+            (
+                h.status,
+                h.restarts,
+                h.breaker.state,
+                h.crash_looped,
+                h.last_restart_at,
+            )
+        })
+    });
+    Effect::new(move |_| {
+        marks.track();
+        let Some(id) = live.id.try_get_value() else {
+            return;
+        };
+        spawn_local(async move {
+            match deployment_health_events(id).await {
+                Ok(mut list) => {
+                    list.truncate(HEALTH_EVENTS);
+                    events.try_set(Some(Ok(list)));
+                }
+                // A failed refresh keeps the list shown.
+                Err(e) if events.try_with_untracked(Option::is_none) == Some(true) => {
+                    events.try_set(Some(Err(error_text(&e))));
+                }
+                Err(_) => {}
+            }
+        });
+    });
+
+    let checking = RwSignal::new(false);
+    let outcome = RwSignal::new(None::<Result<String, String>>);
+    let check = move || {
+        if checking.get_untracked() || !enabled.get_untracked() {
+            return;
+        }
+        checking.set(true);
+        outcome.set(None);
+        let id = live.id.get_value();
+        spawn_local(async move {
+            match recheck_deployment(id).await {
+                Ok(v) => {
+                    let mut text = format!(
+                        "Checked at {}: {}",
+                        v.checked_at
+                            .map(|t| t.format("%H:%M:%S UTC").to_string())
+                            .unwrap_or_default(),
+                        health_label(v.status).to_lowercase()
+                    );
+                    match (&v.reason, v.latency_ms) {
+                        (Some(r), _) if v.status != types::Health::Healthy => {
+                            text.push_str(&format!(" ({})", format::shown(r)))
+                        }
+                        (_, Some(ms)) => text.push_str(&format!(", ping {}", format::millis(ms))),
+                        _ => {}
+                    }
+                    text.push('.');
+                    live.info.try_update(|d| d.health = v);
+                    outcome.try_set(Some(Ok(text)));
+                }
+                Err(e) => {
+                    outcome.try_set(Some(Err(error_text(&e))));
+                }
+            }
+            checking.try_set(false);
+        });
+    };
+
+    let fact = move |label: &'static str, value: fn(&types::HealthView) -> String| {
+        view! {
+            <dt class="font-medium text-slate-600">{label}</dt>
+            <dd class="break-words" data-fact=label>{move || health.with(value)}</dd>
+        }
+    };
+    let chart = chart_href(&live.id.get_value(), 1);
+
+    view! {
+        <section aria-labelledby="health-heading" class=format!("mt-6 {CARD}") data-testid="deployment-health"
+            data-health=move || status.get().as_str() data-breaker=move || breaker.get().as_str()>
+            <div class="flex flex-wrap items-start justify-between gap-3">
+                <div class="min-w-0">
+                    <h2 id="health-heading" class="text-lg font-medium">"Health"</h2>
+                    <div role="status" aria-live="polite" class="mt-2" data-health-status="">
+                        {move || health_badge(status.get())}
+                        {move || health.with(|h| h.reason.clone().filter(|_| h.status != types::Health::Healthy)).map(|r| view! {
+                            <p class="mt-2 whitespace-pre-wrap break-words text-sm text-slate-800" data-health-reason="">{format::shown(&r)}</p>
+                        })}
+                    </div>
+                </div>
+                {operator.then(|| view! {
+                    <div class="flex max-w-md flex-col items-end gap-2">
+                        <button type="button" class=BUTTON_ACTION
+                            aria-disabled=move || (checking.get() || !enabled.get()).to_string()
+                            aria-describedby="check-now-help"
+                            on:click=move |_| check()>
+                            {move || if checking.get() { "Checking…" } else { "Check now" }}
+                        </button>
+                        <p id="check-now-help" class="text-right text-xs text-slate-600">
+                            {move || if enabled.get() {
+                                "Pings it at once instead of waiting for the next check."
+                            } else {
+                                "Checks run only while it is meant to run."
+                            }}
+                        </p>
+                        <div aria-live="polite">
+                            {move || outcome.get().map(|r| match r {
+                                Ok(t) => view! { <p class="text-right text-sm text-slate-800" data-check-result="">{t}</p> }.into_any(),
+                                Err(e) => alert(e).into_any(),
+                            })}
+                        </div>
+                    </div>
+                })}
+            </div>
+            {move || health.with(|h| h.crash_looped.then(|| h.reason.clone())).map(|reason| view! {
+                <div class="mt-3 rounded border border-red-300 bg-red-50 p-3 text-sm text-red-900" data-crash-looped="">
+                    <p class="font-medium">"Left down: it restarted too often in a short time."</p>
+                    {reason.map(|r| view! { <p class="mt-1 whitespace-pre-wrap break-words">{format::shown(&r)}</p> })}
+                    <p class="mt-1">"Once the cause is fixed, start it again: the restart count starts afresh."</p>
+                </div>
+            })}
+            <dl class="mt-3 grid grid-cols-1 gap-x-4 gap-y-1 text-sm sm:grid-cols-[max-content_1fr]">
+                {fact("Checked", |h| if h.enabled {
+                    "Yes".to_owned()
+                } else if h.crash_looped {
+                    "No: left down after a crash loop".to_owned()
+                } else {
+                    "No: it is not meant to run".to_owned()
+                })}
+                {fact("Reachable", |h| match h.reachable {
+                    Some(true) => "Yes: it answers MCP pings".to_owned(),
+                    Some(false) => "No".to_owned(),
+                    None => "—".to_owned(),
+                })}
+                {fact("Failures in a row", |h| format!("{} (unhealthy at {})", h.consecutive_failures, h.config.unhealthy_after))}
+                {fact("Last check", |h| format::when(h.checked_at))}
+                {fact("Last passed check", |h| format::when(h.last_ok_at))}
+                {fact("Latency", |h| latency(h.latency_ms))}
+                {fact("Restarts", |h| h.restarts.to_string())}
+                {fact("Last restart", |h| format::when(h.last_restart_at))}
+                {fact("Next restart", |h| format::when(h.next_restart_at))}
+                <dt class="font-medium text-slate-600">"Breaker"</dt>
+                <dd data-fact="Breaker">
+                    {move || breaker_badge(breaker.get())}
+                    {move || health.with(|h| {
+                        let b = &h.breaker;
+                        let mut text = match b.consecutive_failures {
+                            0 => String::new(),
+                            1 => " · 1 failed tool call in a row".to_owned(),
+                            n => format!(" · {n} failed tool calls in a row"),
+                        };
+                        if let Some(t) = b.retry_at.filter(|_| b.state == types::BreakerState::Open) {
+                            text.push_str(&format!(" · trial call from {}", format::when(Some(t))));
+                        }
+                        text
+                    })}
+                </dd>
+                {fact("Check settings", |h| format!(
+                    "every {}, timeout {}, unhealthy after {} failed {} in a row",
+                    millis_setting(h.config.interval_ms),
+                    millis_setting(h.config.timeout_ms),
+                    h.config.unhealthy_after,
+                    if h.config.unhealthy_after == 1 { "check" } else { "checks" }
+                ))}
+            </dl>
+            <h3 id="health-events-heading" class="mt-4 text-sm font-semibold">"Recent health events"</h3>
+            {move || match events.get() {
+                None => view! { <p class="mt-1 text-sm text-slate-600">"Loading…"</p> }.into_any(),
+                Some(Err(e)) => alert(e).into_any(),
+                Some(Ok(list)) if list.is_empty() => view! {
+                    <p class="mt-1 text-sm text-slate-600" data-no-health-events="">"None yet."</p>
+                }.into_any(),
+                Some(Ok(list)) => view! {
+                    <ol class="mt-1 space-y-1 text-sm" aria-labelledby="health-events-heading">
+                        {list.into_iter().map(|e| view! {
+                            <li class="break-words" data-health-event=e.kind.clone() data-to=e.to.clone()>
+                                <span class="whitespace-nowrap text-slate-600">{format::when(Some(e.at))}</span>
+                                " · " <span class="font-medium">{event_kind(&e)}</span> ": "
+                                {event_change(&e)}
+                                {e.reason.as_deref().map(|r| format!(" · {}", format::shown(r)))}
+                            </li>
+                        }).collect_view()}
+                    </ol>
+                }.into_any(),
+            }}
+            <p class="mt-3 text-sm">
+                <a href=chart class=LINK>"Latency chart and uptime"</a>
+            </p>
+        </section>
     }
 }
 
@@ -1305,7 +1559,7 @@ fn ToolItem(t: ToolInfo, selected: RwSignal<String>, operator: bool) -> impl Int
                     {t.title.as_deref().filter(|x| !x.trim().is_empty()).map(|x| view! { " " <span class="text-slate-700">{format::shown(x)}</span> })}
                 </h4>
                 {operator.then(|| view! {
-                    <button type="button" class=BUTTON_QUIET aria-label=format!("Try {shown_name}")
+                    <button type="button" class=BUTTON_QUIET aria-label=format!("Try it: {shown_name}")
                         on:click=move |_| {
                             selected.set(name.clone());
                             if let Some(el) = document().get_element_by_id("try-heading") {

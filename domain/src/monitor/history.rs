@@ -430,6 +430,7 @@ pub async fn fleet(ctx: &Ctx, caller: &Caller) -> Result<FleetHealth, DomainErro
             uptime_24h: uptime(c, f),
             breaker: v.breaker.state,
             restarts: v.restarts,
+            crash_looped: v.crash_looped,
         });
     }
     members.sort_by_key(|m| {

@@ -30,6 +30,24 @@ const API: &[(&str, &str, Access)] = &[
     ("GET", "/health/live", Public),
     ("GET", "/health/ready", Public),
     ("GET", "/health", Public),
+    ("GET", "/health/detailed", R(Role::Admin)),
+    ("GET", "/api/v1/health/fleet", R(Role::Viewer)),
+    ("GET", "/api/v1/health/events", R(Role::Viewer)),
+    (
+        "POST",
+        "/api/v1/deployments/{id}/health-check",
+        R(Role::Operator),
+    ),
+    (
+        "GET",
+        "/api/v1/deployments/{id}/health/history",
+        R(Role::Viewer),
+    ),
+    (
+        "GET",
+        "/api/v1/deployments/{id}/health/events",
+        R(Role::Viewer),
+    ),
     ("GET", "/metrics", Public),
     ("GET", "/api/v1/system", R(Role::Viewer)),
     ("POST", "/api/v1/config/validate", R(Role::Admin)),
@@ -161,6 +179,12 @@ const SERVER_FNS: &[(&str, Access)] = &[
     ("/ui/fn/cancel_pipeline_run", R(Role::Operator)),
     ("/ui/fn/retry_pipeline_run", R(Role::Operator)),
     ("/ui/fn/rerun_pipeline_run", R(Role::Operator)),
+    ("/ui/fn/fleet_health", R(Role::Viewer)),
+    ("/ui/fn/deployment_health_history", R(Role::Viewer)),
+    ("/ui/fn/deployment_health_events", R(Role::Viewer)),
+    ("/ui/fn/recheck_deployment", R(Role::Operator)),
+    // Viewers: answers `None` to anyone but admins.
+    ("/ui/fn/system_health", R(Role::Viewer)),
 ];
 
 /// Everything else the router serves, by method and route-template prefix.
