@@ -136,6 +136,53 @@ async fn raised(rx: &mut watch::Receiver<bool>) {
     }
 }
 
+/// One transition of run `id` in one transaction: `run` fields (fenced by this instance's
+/// lease), `steps` rows, and a change-log row; then local event streams are woken.
+async fn write(
+    ctx: &Ctx,
+    id: &str,
+    steps: Vec<pipeline_step::Model>,
+    run: Option<pipeline_run::ActiveModel>,
+) -> Result<(), Stop> {
+    let db = |e: sea_orm::DbErr| Stop::Failed(format!("database error: {e}"));
+    let txn = ctx.db.conn.begin().await.map_err(db)?;
+    if let Some(mut a) = run {
+        a.updated_at = Set(Utc::now());
+        let n = pipeline_run::Entity::update_many()
+            .set(a)
+            .filter(pipeline_run::Column::Id.eq(id))
+            .filter(pipeline_run::Column::LeaseOwner.eq(ctx.instance.id.as_str()))
+            .exec(&txn)
+            .await
+            .map_err(db)?
+            .rows_affected;
+        if n != 1 {
+            return Err(Stop::LostLease);
+        }
+    }
+    for s in steps {
+        pipeline_step::ActiveModel {
+            run_id: Set(s.run_id),
+            position: Set(s.position),
+            step: Set(s.step),
+            status: Set(s.status),
+            attempts: Set(s.attempts),
+            started_at: Set(s.started_at),
+            finished_at: Set(s.finished_at),
+            error: Set(s.error),
+            instance_id: Set(s.instance_id),
+            logs: Set(s.logs),
+        }
+        .update(&txn)
+        .await
+        .map_err(db)?;
+    }
+    record_change(&txn, id).await.map_err(db)?;
+    txn.commit().await.map_err(db)?;
+    ctx.pipeline.bump();
+    Ok(())
+}
+
 /// Sets in `into` every field `from` sets.
 fn merge(into: &mut pipeline_run::ActiveModel, from: pipeline_run::ActiveModel) {
     use sea_orm::{ActiveModelTrait as _, Iterable as _};
@@ -145,6 +192,10 @@ fn merge(into: &mut pipeline_run::ActiveModel, from: pipeline_run::ActiveModel) 
         }
     }
 }
+
+/// A step still running after this is written as running (quicker ones are written with the
+/// next transition).
+const PROGRESS_AFTER: Duration = Duration::from_millis(100);
 
 /// Delay before retry `n` (1-based): base × 2^(n−1), capped, with jitter (½ to 1 ×).
 pub fn backoff(base: Duration, max: Duration, n: u32) -> Duration {
@@ -185,15 +236,14 @@ impl Exec {
         &self.ctx.instance.id
     }
 
-    /// Writes steps `idx` as held in memory, and `run` (fenced by the lease) when given, with
-    /// one change-log row: one transaction per transition.
+    /// Writes steps `idx` as held in memory (and those not written yet), and `run` (fenced by
+    /// the lease) when given, with one change-log row: one transaction per transition.
     async fn commit(
         &mut self,
         idx: &[usize],
         run: Option<pipeline_run::ActiveModel>,
     ) -> Result<(), Stop> {
         let t0 = Instant::now();
-        let db = |e: sea_orm::DbErr| Stop::Failed(format!("database error: {e}"));
         let mut idx = idx.to_vec();
         for i in std::mem::take(&mut self.unsaved) {
             if !idx.contains(&i) {
@@ -207,42 +257,8 @@ impl Exec {
             }
             (earlier, now) => now.or(earlier),
         };
-        let txn = self.ctx.db.conn.begin().await.map_err(db)?;
-        if let Some(mut a) = run {
-            a.updated_at = Set(Utc::now());
-            let n = pipeline_run::Entity::update_many()
-                .set(a)
-                .filter(pipeline_run::Column::Id.eq(&self.id))
-                .filter(pipeline_run::Column::LeaseOwner.eq(self.me()))
-                .exec(&txn)
-                .await
-                .map_err(db)?
-                .rows_affected;
-            if n != 1 {
-                return Err(Stop::LostLease);
-            }
-        }
-        for &i in &idx {
-            let s = self.steps[i].clone();
-            pipeline_step::ActiveModel {
-                run_id: Set(s.run_id),
-                position: Set(s.position),
-                step: Set(s.step),
-                status: Set(s.status),
-                attempts: Set(s.attempts),
-                started_at: Set(s.started_at),
-                finished_at: Set(s.finished_at),
-                error: Set(s.error),
-                instance_id: Set(s.instance_id),
-                logs: Set(s.logs),
-            }
-            .update(&txn)
-            .await
-            .map_err(db)?;
-        }
-        record_change(&txn, &self.id).await.map_err(db)?;
-        txn.commit().await.map_err(db)?;
-        self.ctx.pipeline.bump();
+        let steps: Vec<pipeline_step::Model> = idx.iter().map(|&i| self.steps[i].clone()).collect();
+        write(&self.ctx, &self.id, steps, run).await?;
         self.bookkeeping += t0.elapsed();
         self.writes += 1;
         Ok(())
@@ -506,28 +522,69 @@ impl Exec {
             self.set_status(idx, StepStatus::Running);
             self.steps[idx].attempts += 1;
             self.steps[idx].instance_id = Some(self.me().to_owned());
-            self.commit(
-                &[idx],
-                Some(pipeline_run::ActiveModel {
-                    current_step: Set(Some(name.as_str().to_owned())),
-                    ..Default::default()
-                }),
-            )
-            .await?;
-            let t0 = Instant::now();
-            let outcome = tokio::select! {
-                biased;
-                () = raised(&mut cancel) => return Err(Stop::Cancelled),
-                () = raised(&mut shutdown) => return Err(Stop::Shutdown),
-                r = tokio::time::timeout(settings.step_timeout, self.step(name)) => match r {
-                    Ok(r) => r,
-                    Err(_) => Err(StepError::from(DomainError::UpstreamTimeout(format!(
-                        "the {} step took longer than {} s",
-                        name.as_str(),
-                        settings.step_timeout.as_secs()
-                    )))),
-                },
+            let current = pipeline_run::ActiveModel {
+                current_step: Set(Some(name.as_str().to_owned())),
+                ..Default::default()
             };
+            // Nothing from `deploy` on may run twice: its start is written before it begins.
+            // Other starts go with the next transition, or after PROGRESS_AFTER when the step
+            // is still running then (so a slow step shows as running, a quick one costs no
+            // write of its own).
+            let late = if name == StepName::Deploy {
+                self.commit(&[idx], Some(current)).await?;
+                None
+            } else {
+                self.defer(current);
+                if !self.unsaved.contains(&idx) {
+                    self.unsaved.push(idx);
+                }
+                let steps: Vec<pipeline_step::Model> = self
+                    .unsaved
+                    .iter()
+                    .map(|&i| self.steps[i].clone())
+                    .collect();
+                Some((steps, self.unsaved_run.clone()))
+            };
+            let (ctx, id) = (self.ctx.clone(), self.id.clone());
+            let progress = async move {
+                match late {
+                    Some((steps, run)) => {
+                        tokio::time::sleep(PROGRESS_AFTER).await;
+                        let t = Instant::now();
+                        (write(&ctx, &id, steps, run).await, t.elapsed())
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            let t0 = Instant::now();
+            let mut progress_written = None;
+            let outcome = {
+                let step = tokio::time::timeout(settings.step_timeout, self.step(name));
+                tokio::pin!(step, progress);
+                loop {
+                    tokio::select! {
+                        biased;
+                        () = raised(&mut cancel) => return Err(Stop::Cancelled),
+                        () = raised(&mut shutdown) => return Err(Stop::Shutdown),
+                        r = &mut step => break match r {
+                            Ok(r) => r,
+                            Err(_) => Err(StepError::from(DomainError::UpstreamTimeout(format!(
+                                "the {} step took longer than {} s",
+                                name.as_str(),
+                                settings.step_timeout.as_secs()
+                            )))),
+                        },
+                        w = &mut progress, if progress_written.is_none() => progress_written = Some(w),
+                    }
+                }
+            };
+            if let Some((result, took)) = progress_written {
+                self.bookkeeping += took;
+                self.writes += 1;
+                if let Err(Stop::LostLease) = result {
+                    return Err(Stop::LostLease);
+                }
+            }
             match outcome {
                 Ok(line) => {
                     self.log(
