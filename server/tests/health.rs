@@ -567,6 +567,8 @@ async fn failing_tool_calls_open_the_breaker_which_half_opens_and_closes_again()
             "{family} is not exported as a {kind:?}:\n{m}"
         );
     }
+    e.json("DELETE", &format!("/api/v1/deployments/{id}"), None, 204)
+        .await;
 }
 
 #[tokio::test]
