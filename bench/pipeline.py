@@ -25,31 +25,23 @@ Stdlib only.
 """
 
 import argparse
-import http.client
 import json
-import math
 import os
 import queue
 import re
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from datetime import datetime, timezone
 
+from orchestrator import Api, Server, pct, start_registry
+
 EVERYTHING_VERSION = "2026.8.31"
 FINAL = {"succeeded", "failed", "cancelled"}
 STEPS = ["resolve", "prepare", "deploy", "initialize", "discover", "verify", "ready"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 _TS = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:?\d{2})?$")
@@ -76,54 +68,8 @@ _WORK = re.compile(r"\((\d+(?:\.\d+)?) ms\)$")
 _OWN = re.compile(r"^scheduler: (\d+) writes, (\d+(?:\.\d+)?) ms")
 
 
-def pct(values: list[float], p: float) -> float:
-    """Nearest-rank percentile."""
-    s = sorted(values)
-    if not s:
-        return float("nan")
-    k = max(0, min(len(s) - 1, math.ceil(p / 100 * len(s)) - 1))
-    return s[k]
-
-
 def fmt_ms(v: float) -> str:
     return f"{v * 1000:.1f} ms" if v < 10 else f"{v:.2f} s"
-
-
-class Api:
-    """One keep-alive connection per thread."""
-
-    def __init__(self, port: int, key: str, timeout: float = 300):
-        self.port, self.key, self.timeout = port, key, timeout
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-
-    def call(self, method: str, path: str, body=None):
-        headers = {"authorization": f"Bearer {self.key}"}
-        data = None
-        if body is not None:
-            data = json.dumps(body)
-            headers["content-type"] = "application/json"
-        for attempt in range(2):
-            try:
-                self.conn.request(method, path, body=data, headers=headers)
-                r = self.conn.getresponse()
-                raw = r.read()
-                break
-            except (http.client.HTTPException, OSError):
-                self.conn.close()
-                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
-                if attempt:
-                    raise
-        try:
-            parsed = json.loads(raw) if raw else None
-        except ValueError:
-            parsed = raw.decode(errors="replace")
-        return r.status, parsed
-
-    def ok(self, method: str, path: str, body=None, want=(200, 201, 202, 204)):
-        status, out = self.call(method, path, body)
-        if status not in want:
-            raise SystemExit(f"{method} {path} answered {status}: {out}")
-        return out
 
 
 def fixture(path: str, image: str) -> None:
@@ -140,15 +86,6 @@ def fixture(path: str, image: str) -> None:
         json.dump(entries, f)
 
 
-def start_registry(binary: str, fixture_path: str) -> tuple[subprocess.Popen, str]:
-    p = subprocess.Popen([binary, "--fixture", fixture_path], stdout=subprocess.PIPE, text=True)
-    line = (p.stdout.readline() or "").strip()
-    if not line.startswith("listening on "):
-        p.kill()
-        raise SystemExit(f"test registry did not start: {line!r}")
-    return p, line.removeprefix("listening on ")
-
-
 def vm(pid: int, field: str) -> float:
     try:
         with open(f"/proc/{pid}/status") as f:
@@ -158,53 +95,6 @@ def vm(pid: int, field: str) -> float:
     except OSError:
         pass
     return float("nan")
-
-
-class Server:
-    def __init__(self, binary: str, data: str, extra: dict):
-        self.binary, self.data = binary, data
-        self.port = free_port()
-        self.env = {
-            **os.environ,
-            "MCPO_LISTEN": f"127.0.0.1:{self.port}",
-            "DATABASE_URL": f"sqlite://{data}/bench.db",
-            "MCPO_SECRETS_KEY_FILE": f"{data}/secret.key",
-            "MCPO_DEPLOY_DATA_DIR": f"{data}/deployments",
-            "MCPO_LOG_FORMAT": "json",
-            "RUST_LOG": os.environ.get("MCPO_BENCH_RUST_LOG", "warn"),
-            "MCPO_ADMIN_PASSWORD": "bench-admin-password",
-            "MCPO_RATE_LIMIT_PER_IP_PER_SECOND": "0",
-            "MCPO_RATE_LIMIT_PER_PRINCIPAL_PER_SECOND": "0",
-            **extra,
-        }
-        self.env.pop("MCPO_SECRET_KEY", None)
-        self.log = open(f"{data}/server.log", "w")
-        self.proc = subprocess.Popen([binary, "serve"], env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise SystemExit(f"the orchestrator exited ({self.proc.returncode}); see {data}/server.log")
-            try:
-                c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=1)
-                c.request("GET", "/health/ready")
-                if c.getresponse().status == 200:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.1)
-        else:
-            raise SystemExit("the orchestrator did not become ready in 30 s")
-        out = subprocess.run([binary, "api-keys", "create", "--name", "bench", "--role", "admin"],
-                             env=self.env, capture_output=True, text=True, check=True)
-        self.key = out.stdout.strip()
-
-    def stop(self) -> int:
-        self.proc.terminate()
-        try:
-            return self.proc.wait(60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait()
 
 
 def list_runs(api: Api) -> list[dict]:
@@ -415,7 +305,7 @@ def scenario(args, runtime: str, reg_url: str) -> dict:
             "hwm": vm(srv.proc.pid, "VmHWM"),
         })
     finally:
-        code = srv.stop()
+        code, _ = srv.stop(60)
         result["exit"] = code
         if args.keep:
             print(f"kept {data}", file=sys.stderr)

@@ -17,7 +17,8 @@ use std::{
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -514,24 +515,35 @@ pub(crate) async fn register(
 
 /// `base`, or `base-2`, `base-3`… whichever is free; a chosen name (`exact`) must be free.
 async fn free_name(ctx: &Ctx, base: &str, exact: bool) -> Result<String, DomainError> {
-    let mut name = base.to_owned();
-    for n in 2..=1000 {
-        let taken = deployment::Entity::find()
-            .filter(deployment::Column::Name.eq(&name))
-            .one(&ctx.db.conn)
-            .await?
-            .is_some();
-        if !taken {
-            return Ok(name);
-        }
-        if exact {
-            return Err(DomainError::Conflict(format!(
-                "a deployment named {name:?} exists"
-            )));
-        }
-        name = format!("{}-{n}", base.chars().take(58).collect::<String>());
+    let taken = deployment::Entity::find()
+        .filter(deployment::Column::Name.eq(base))
+        .one(&ctx.db.conn)
+        .await?
+        .is_some();
+    if !taken {
+        return Ok(base.to_owned());
     }
-    Err(DomainError::Conflict(format!("no free name like {base:?}")))
+    if exact {
+        return Err(DomainError::Conflict(format!(
+            "a deployment named {base:?} exists"
+        )));
+    }
+    // One read of every `base-N` taken, then the smallest free N (names are at most 64
+    // characters: the stem keeps 58).
+    let prefix = format!("{}-", base.chars().take(58).collect::<String>());
+    let names: std::collections::HashSet<String> = deployment::Entity::find()
+        .select_only()
+        .column(deployment::Column::Name)
+        .filter(deployment::Column::Name.starts_with(&prefix))
+        .into_tuple::<String>()
+        .all(&ctx.db.conn)
+        .await?
+        .into_iter()
+        .collect();
+    (2..=99_999)
+        .map(|n| format!("{prefix}{n}"))
+        .find(|name| !names.contains(name))
+        .ok_or_else(|| DomainError::Conflict(format!("no free name like {base:?}")))
 }
 
 /// Starts `id` in the background; the handle yields the deployment once the start ended
