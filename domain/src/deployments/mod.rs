@@ -1579,3 +1579,88 @@ pub async fn watch(ctx: Ctx, every: Duration, stop: impl std::future::Future<Out
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Database, DatabaseUrl, DbOptions, Instance};
+    use sea_orm::IntoActiveModel;
+
+    #[tokio::test]
+    async fn generated_names_take_the_smallest_free_suffix_past_a_thousand() {
+        let test_db = testkit::TestDb::new(testkit::Backend::Sqlite).await;
+        let db = Database::connect(
+            &DatabaseUrl::parse(&test_db.url).unwrap(),
+            &DbOptions::default(),
+        )
+        .await
+        .unwrap();
+        db.migrate_up().await.unwrap();
+        let ctx = Ctx::new(db.clone(), Instance::register(&db).await.unwrap());
+        assert_eq!(free_name(&ctx, "tiny", false).await.unwrap(), "tiny");
+        // `tiny`, `tiny-2` … `tiny-1200` taken, except `tiny-700`; and a look-alike.
+        let mut names: Vec<String> = vec!["tiny".into(), "tinyx-3".into()];
+        names.extend(
+            (2..=1200)
+                .filter(|n| *n != 700)
+                .map(|n| format!("tiny-{n}")),
+        );
+        let txn = ctx.db.conn.begin().await.unwrap();
+        for (i, name) in names.iter().enumerate() {
+            let now = Utc::now();
+            deployment::ActiveModel {
+                id: Set(format!("00000000-0000-0000-0000-{i:012}")),
+                name: Set(name.clone()),
+                server: Set("io.x/tiny".into()),
+                version: Set("1.0.0".into()),
+                registry_id: Set("r".into()),
+                package: Set(0),
+                runtime: Set("process".into()),
+                launch: Set("{}".into()),
+                args: Set("[]".into()),
+                env: Set("[]".into()),
+                transport: Set("{}".into()),
+                desired: Set("stopped".into()),
+                state: Set("stopped".into()),
+                state_reason: Set(None),
+                runtime_ref: Set(None),
+                instance_id: Set(None),
+                endpoint: Set(None),
+                capabilities: Set(None),
+                discovered_at: Set(None),
+                created_by: Set(None),
+                created_at: Set(now),
+                updated_at: Set(now),
+                started_at: Set(None),
+                stopped_at: Set(None),
+                run_id: Set(None),
+                health_config: Set(None),
+            }
+            .insert(&txn)
+            .await
+            .unwrap();
+        }
+        txn.commit().await.unwrap();
+        assert_eq!(free_name(&ctx, "tiny", false).await.unwrap(), "tiny-700");
+        assert!(matches!(
+            free_name(&ctx, "tiny", true).await,
+            Err(DomainError::Conflict(_))
+        ));
+        deployment::Entity::delete_many()
+            .filter(deployment::Column::Name.eq("tiny-700"))
+            .exec(&ctx.db.conn)
+            .await
+            .unwrap();
+        // Still free after the gap is used: the next one past the end.
+        let mut a = deployment::Entity::find()
+            .filter(deployment::Column::Name.eq("tiny-1200"))
+            .one(&ctx.db.conn)
+            .await
+            .unwrap()
+            .unwrap()
+            .into_active_model();
+        a.name = Set("tiny-700".into());
+        a.update(&ctx.db.conn).await.unwrap();
+        assert_eq!(free_name(&ctx, "tiny", false).await.unwrap(), "tiny-1200");
+    }
+}
