@@ -33,7 +33,6 @@ pub async fn recheck(
 /// The window of a history.
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
 pub struct HistoryQuery {
     /// Hours back from now, 1–720 (default 24). Minutes are kept for the last hours
     /// (`health.minutes_kept_hours`), hours before that.
@@ -74,7 +73,6 @@ pub async fn history(
 /// How many events.
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
 pub struct EventsQuery {
     /// 1–1000 (default 100).
     limit: Option<String>,
