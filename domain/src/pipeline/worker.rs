@@ -545,46 +545,48 @@ impl Exec {
                     .collect();
                 Some((steps, self.unsaved_run.clone()))
             };
-            let (ctx, id) = (self.ctx.clone(), self.id.clone());
-            let progress = async move {
-                match late {
-                    Some((steps, run)) => {
-                        tokio::time::sleep(PROGRESS_AFTER).await;
-                        let t = Instant::now();
-                        (write(&ctx, &id, steps, run).await, t.elapsed())
-                    }
-                    None => std::future::pending().await,
-                }
-            };
-            let t0 = Instant::now();
-            let mut progress_written = None;
-            let outcome = {
-                let step = tokio::time::timeout(settings.step_timeout, self.step(name));
-                tokio::pin!(step, progress);
-                loop {
+            // The delayed write runs as a task of its own: once begun it is never dropped
+            // half-way (a transaction cut off mid-statement would hold the run's row lock);
+            // the step's end waits for it.
+            let (ended, ended_rx) = tokio::sync::oneshot::channel::<()>();
+            let progress = late.map(|(steps, run)| {
+                let (ctx, id) = (self.ctx.clone(), self.id.clone());
+                tokio::spawn(async move {
                     tokio::select! {
-                        biased;
-                        () = raised(&mut cancel) => return Err(Stop::Cancelled),
-                        () = raised(&mut shutdown) => return Err(Stop::Shutdown),
-                        r = &mut step => break match r {
-                            Ok(r) => r,
-                            Err(_) => Err(StepError::from(DomainError::UpstreamTimeout(format!(
-                                "the {} step took longer than {} s",
-                                name.as_str(),
-                                settings.step_timeout.as_secs()
-                            )))),
-                        },
-                        w = &mut progress, if progress_written.is_none() => progress_written = Some(w),
+                        _ = ended_rx => None,
+                        () = tokio::time::sleep(PROGRESS_AFTER) => {
+                            let t = Instant::now();
+                            Some((write(&ctx, &id, steps, run).await, t.elapsed()))
+                        }
                     }
-                }
+                })
+            });
+            let t0 = Instant::now();
+            let outcome = tokio::select! {
+                biased;
+                () = raised(&mut cancel) => Err(Stop::Cancelled),
+                () = raised(&mut shutdown) => Err(Stop::Shutdown),
+                r = tokio::time::timeout(settings.step_timeout, self.step(name)) => Ok(match r {
+                    Ok(r) => r,
+                    Err(_) => Err(StepError::from(DomainError::UpstreamTimeout(format!(
+                        "the {} step took longer than {} s",
+                        name.as_str(),
+                        settings.step_timeout.as_secs()
+                    )))),
+                }),
             };
-            if let Some((result, took)) = progress_written {
+            let _ = ended.send(());
+            if let Some(Ok(Some((result, took)))) = match progress {
+                Some(h) => Some(h.await),
+                None => None,
+            } {
                 self.bookkeeping += took;
                 self.writes += 1;
                 if let Err(Stop::LostLease) = result {
                     return Err(Stop::LostLease);
                 }
             }
+            let outcome = outcome?;
             match outcome {
                 Ok(line) => {
                     self.log(
