@@ -91,7 +91,7 @@ async fn timed<E: Into<String>>(
 /// Probes the Docker engine (`None` when Docker is disabled).
 async fn docker_check(ctx: &Ctx) -> Option<HealthCheck> {
     let start = Instant::now();
-    let up = ctx.deployments.probe_docker(ctx).await?;
+    let up = ctx.deployments.probe_docker().await?;
     ctx.metrics.docker_up.set(i64::from(up));
     Some(HealthCheck {
         name: "docker".into(),

@@ -292,13 +292,9 @@ impl Manager {
         self.live.write().await.remove(id)
     }
 
-    async fn get_live(&self, id: &str) -> Option<Arc<Live>> {
-        self.live.read().await.get(id).cloned()
-    }
-
     /// The live session and runner of `id` on this instance.
-    pub(crate) async fn live_parts(&self, id: &str) -> Option<Arc<Live>> {
-        self.get_live(id).await
+    pub(crate) async fn get_live(&self, id: &str) -> Option<Arc<Live>> {
+        self.live.read().await.get(id).cloned()
     }
 
     /// Live deployments on this instance.
@@ -308,7 +304,7 @@ impl Manager {
 
     /// Whether the Docker engine answers (`None` when Docker is disabled); connects when it
     /// was not there before.
-    pub async fn probe_docker(&self, ctx: &Ctx) -> Option<bool> {
+    pub async fn probe_docker(&self) -> Option<bool> {
         if !self.settings.docker {
             return None;
         }
@@ -318,7 +314,6 @@ impl Manager {
                 .await
                 .is_ok_and(|r| r.is_ok()),
             None => {
-                let _ = ctx;
                 let inst = self.installation.read().await.clone();
                 match tokio::time::timeout(
                     Duration::from_secs(2),

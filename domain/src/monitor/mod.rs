@@ -174,6 +174,21 @@ fn jittered(d: Duration) -> Duration {
     (d + Duration::from_millis(delta)).saturating_sub(Duration::from_millis(tenth))
 }
 
+impl Tracked {
+    /// Restarts within the last `window` (older ones are forgotten).
+    fn restarts_within(&mut self, now: DateTime<Utc>, window: Duration) -> u32 {
+        let window = chrono::Duration::from_std(window).unwrap_or_default();
+        while self
+            .restart_times
+            .front()
+            .is_some_and(|at| *at < now - window)
+        {
+            self.restart_times.pop_front();
+        }
+        self.restart_times.len() as u32
+    }
+}
+
 impl Monitor {
     /// A monitor with `settings`.
     pub fn new(settings: Settings) -> Self {
@@ -470,7 +485,7 @@ struct Outcome {
 async fn probe(ctx: &Ctx, id: &str, timeout: Duration) -> Outcome {
     let t0 = Instant::now();
     let mut engine_down = false;
-    let result = match ctx.deployments.live_parts(id).await {
+    let result = match ctx.deployments.get_live(id).await {
         None => Err(deployment::Entity::find_by_id(id)
             .one(&ctx.db.conn)
             .await
@@ -515,7 +530,7 @@ async fn record(ctx: &Ctx, id: &str, o: Outcome) -> Result<(), DomainError> {
     let now = Utc::now();
     let settings = &ctx.monitor.settings;
     let ok = o.result.is_ok();
-    let (write, row, ev, name) = {
+    let (row, ev, name, runtime, restart_scheduled) = {
         let mut g = ctx.monitor.lock();
         let Some(t) = g.get_mut(id) else {
             return Ok(()); // untracked meanwhile
@@ -555,18 +570,17 @@ async fn record(ctx: &Ctx, id: &str, o: Outcome) -> Result<(), DomainError> {
             ));
             tracing::info!(target: "mcp_orchestrator::health", deployment = %t.name, from = before.as_str(), to = after.as_str(), reason = r.reason.as_deref().unwrap_or(""), "health changed");
         }
-        if after == Health::Unhealthy && r.next_restart_at.is_none() {
-            let window = chrono::Duration::from_std(settings.crash_loop_window).unwrap_or_default();
-            while t.restart_times.front().is_some_and(|at| *at < now - window) {
-                t.restart_times.pop_front();
-            }
-            let n = t.restart_times.len() as u32;
+        let mut restart_scheduled = false;
+        if after == Health::Unhealthy && t.row.next_restart_at.is_none() {
+            let n = t.restarts_within(now, settings.crash_loop_window);
+            restart_scheduled = true;
             let wait = crate::pipeline::worker::backoff(
                 settings.restart_base,
                 settings.restart_max,
                 n + 1,
             );
-            r.next_restart_at = Some(now + chrono::Duration::from_std(wait).unwrap_or_default());
+            t.row.next_restart_at =
+                Some(now + chrono::Duration::from_std(wait).unwrap_or_default());
         }
         if o.engine_down {
             ctx.monitor.docker_up.store(false, Ordering::Relaxed);
@@ -574,11 +588,9 @@ async fn record(ctx: &Ctx, id: &str, o: Outcome) -> Result<(), DomainError> {
         ctx.monitor
             .history
             .add(id, now, o.result.as_ref().ok().copied());
-        (ev.is_some() || !ok, t.row.clone(), ev, t.name.clone())
-    };
-    let runtime = {
-        let g = ctx.monitor.lock();
-        g.get(id).map_or(RuntimeKind::Process, |t| t.runtime)
+        // The row is written on a change or a failure only: a healthy check writes nothing.
+        let row = (ev.is_some() || !ok).then(|| t.row.clone());
+        (row, ev, t.name.clone(), t.runtime, restart_scheduled)
     };
     ctx.metrics
         .health_checks
@@ -594,10 +606,14 @@ async fn record(ctx: &Ctx, id: &str, o: Outcome) -> Result<(), DomainError> {
             .with_label_values(&[&name])
             .inc();
     }
-    if write {
+    if let Some(row) = row {
         save(ctx, &row, ev).await?;
     }
-    ctx.monitor.wake.notify_one();
+    // The loop's next wake-up stays right (this check's next one is later) unless a restart
+    // was scheduled.
+    if restart_scheduled {
+        ctx.monitor.wake.notify_one();
+    }
     Ok(())
 }
 
@@ -625,11 +641,7 @@ async fn heal(ctx: &Ctx, id: &str) {
             t.busy = false;
             Plan::Wait
         } else {
-            let window = chrono::Duration::from_std(settings.crash_loop_window).unwrap_or_default();
-            while t.restart_times.front().is_some_and(|at| *at < now - window) {
-                t.restart_times.pop_front();
-            }
-            let n = t.restart_times.len() as u32;
+            let n = t.restarts_within(now, settings.crash_loop_window);
             t.row.next_restart_at = None;
             if n >= settings.crash_loop_restarts {
                 // Recorded once it is down (state first, then the row), never before.
@@ -820,7 +832,7 @@ async fn persist_breaker(
 
 /// Probes the Docker engine (when Docker is enabled), reconnecting when it was not there.
 async fn probe_docker(ctx: &Ctx) {
-    if let Some(up) = ctx.deployments.probe_docker(ctx).await {
+    if let Some(up) = ctx.deployments.probe_docker().await {
         let was = ctx.monitor.docker_up.swap(up, Ordering::Relaxed);
         ctx.metrics.docker_up.set(i64::from(up));
         if was != up {
@@ -867,6 +879,9 @@ pub async fn run(ctx: Ctx, stop: impl std::future::Future<Output = ()>) {
             let mut g = ctx.monitor.lock();
             for (id, t) in g.iter_mut() {
                 if t.busy {
+                    // Its next check is due an interval (less the jitter) after this one ends.
+                    next =
+                        next.min(now + Duration::from_millis(t.config.interval_ms as u64 * 9 / 10));
                     continue;
                 }
                 if t.row.next_restart_at.is_some_and(|at| at <= utc) {
