@@ -51,7 +51,7 @@ import sys
 import tempfile
 import time
 
-from orchestrator import Api, Server, pct, start_registry
+from orchestrator import Api, Server, npx_shim, pct, start_registry
 
 FINAL = {"succeeded", "failed", "cancelled"}
 ENTRY = "io.mcpo.bench/tiny"
@@ -69,20 +69,6 @@ def fixture(path: str) -> None:
     ]
     with open(path, "w") as f:
         json.dump(entries, f)
-
-
-def shim(directory: str, server: str, token: str) -> None:
-    """`npx` that ignores its arguments and execs the test server (same process)."""
-    os.makedirs(directory, exist_ok=True)
-    path = os.path.join(directory, "npx")
-    with open(path, "w") as f:
-        f.write("#!/bin/sh\n"
-                "# bench/health.py: stands in for npx (any package) with our stdio MCP test server.\n"
-                f"{MARKER}={token}; export {MARKER}\n"
-                "TOKIO_WORKER_THREADS=1; export TOKIO_WORKER_THREADS\n"
-                "MCP_TEST_SERVER_LOG=warn; export MCP_TEST_SERVER_LOG\n"
-                f"exec '{server}'\n")
-    os.chmod(path, 0o755)
 
 
 def status_field(pid: int, field: str) -> int:
@@ -514,7 +500,8 @@ def main() -> None:
 
     work = tempfile.mkdtemp(prefix="mcpo-health-bench-")
     token = os.path.basename(work)
-    shim(os.path.join(work, "shim"), server, token)
+    npx_shim(os.path.join(work, "shim"), server, MARKER, token,
+             {"TOKIO_WORKER_THREADS": 1, "MCP_TEST_SERVER_LOG": "warn"})
     fixture(f"{work}/entries.json")
     reg, reg_url = start_registry(args.registry, f"{work}/entries.json")
     load = os.getloadavg()

@@ -132,3 +132,18 @@ class Server:
             self.proc.kill()
             code = self.proc.wait()
         return code, time.time() - t0
+
+
+def npx_shim(directory: str, server: str, marker: str, token: str, env: dict | None = None) -> None:
+    """An `npx` in `directory` that ignores its arguments and execs our stdio MCP test server
+    `server` (same process), exporting `marker`=`token` (to find the servers again) and `env`.
+    It stands in for npx where node servers would not fit; what is measured is the
+    orchestrator."""
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, "npx")
+    exports = "".join(f"{k}={v}; export {k}\n" for k, v in {marker: token, **(env or {})}.items())
+    with open(path, "w") as f:
+        f.write("#!/bin/sh\n"
+                "# bench: stands in for npx (any package) with our stdio MCP test server.\n"
+                + exports + f"exec '{server}'\n")
+    os.chmod(path, 0o755)

@@ -27,7 +27,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from orchestrator import Api, Server, free_port, pct, start_registry  # noqa: E402
+from orchestrator import Api, Server, free_port, npx_shim, pct, start_registry  # noqa: E402
 
 ENTRY = "io.mcpo.bench/mcp-test-server"
 PACKAGE, VERSION = "@mcpo-bench/mcp-test-server", "1.0.0"
@@ -60,19 +60,6 @@ def fixture(path: str, n: int) -> None:
         "_meta": {"io.modelcontextprotocol.registry/official": {"status": "active"}}})
     with open(path, "w") as f:
         json.dump(entries, f)
-
-
-def shim(directory: str, server: str, token: str) -> None:
-    """`npx` that ignores its arguments and execs our stdio MCP test server (same process)."""
-    os.makedirs(directory, exist_ok=True)
-    path = os.path.join(directory, "npx")
-    with open(path, "w") as f:
-        f.write("#!/bin/sh\n"
-                "# bench/compare: stands in for npx (any package) with our stdio MCP test server.\n"
-                f"{MARKER}={token}; export {MARKER}\n"
-                "MCP_TEST_SERVER_LOG=warn; export MCP_TEST_SERVER_LOG\n"
-                f"exec '{server}'\n")
-    os.chmod(path, 0o755)
 
 
 def proc_table() -> dict[int, tuple[int, str]]:
@@ -223,7 +210,8 @@ def run_orchestrator(args, data: str) -> dict:
     fixture(fix, args.entries)
     reg, reg_url = start_registry(args.registry, fix)
     shim_dir = os.path.join(data, "shim")
-    shim(shim_dir, os.path.realpath(args.server), secrets.token_hex(8))
+    npx_shim(shim_dir, os.path.realpath(args.server), MARKER, secrets.token_hex(8),
+             {"MCP_TEST_SERVER_LOG": "warn"})
     srv = None
     try:
         os.makedirs(os.path.join(data, "orch"), exist_ok=True)
