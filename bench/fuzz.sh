@@ -14,6 +14,8 @@
 #                      repeated with the same seed)
 #   --workers N        concurrent schemathesis workers (default 1)
 #   --keep             keep the data directory (server log, SQLite file, reports)
+#   --bin PATH         fuzz this orchestrator binary instead of building the release one (the
+#                      test command passes its debug build)
 #
 # The orchestrator runs on loopback with a fresh SQLite file, rate limits off, and sandboxed
 # against what generated input could make it do: no Docker (MCPO_DEPLOY_DOCKER=false, no
@@ -30,6 +32,7 @@ MAX_EXAMPLES="${MCPO_FUZZ_MAX_EXAMPLES:-1000}"
 SEED=""
 WORKERS=1
 KEEP=0
+BIN=""
 EXTRA=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -37,6 +40,7 @@ while [ $# -gt 0 ]; do
     --seed|--hypothesis-seed) SEED="$2"; shift 2 ;;
     --workers) WORKERS="$2"; shift 2 ;;
     --keep) KEEP=1; shift ;;
+    --bin) BIN="$2"; shift 2 ;;
     *) EXTRA+=("$1"); shift ;;
   esac
 done
@@ -52,8 +56,11 @@ if [ ! -e "$VENV/.installed" ]; then
 fi
 ST="$VENV/bin/schemathesis"
 
-[ "${MCPO_BENCH_NO_BUILD:-}" = 1 ] || cargo build --release -p server --bin mcp-orchestrator
-BIN="$(pwd)/$TARGET/release/mcp-orchestrator"
+if [ -z "$BIN" ]; then
+  [ "${MCPO_BENCH_NO_BUILD:-}" = 1 ] || cargo build --release -p server --bin mcp-orchestrator
+  BIN="$TARGET/release/mcp-orchestrator"
+fi
+BIN="$(realpath "$BIN")"
 
 DATA="$(mktemp -d /tmp/mcpo-fuzz-XXXXXX)"
 mkdir -p "$DATA/empty-path" "$DATA/report"
@@ -90,6 +97,10 @@ for i in $(seq 1 300); do
   sleep 0.1
 done
 KEY="$("${run_env[@]}" "$BIN" api-keys create --name fuzz --role admin)"
+# Resources for the operations on one id to reach their logic (see bench/fuzz_seed.py).
+cp testkit/fixtures/registry/official-seed-2025-05.json "$DATA/registry.json"
+python3 bench/fuzz_seed.py --port "$PORT" --key "$KEY" --fixture "$DATA/registry.json" \
+  --out "$DATA/schemathesis.toml"
 
 echo "schemathesis $("$ST" --version | awk '{print $NF}') against http://127.0.0.1:$PORT/api/v1/openapi.json;" \
   "max examples $MAX_EXAMPLES per operation; workers $WORKERS"
@@ -100,7 +111,7 @@ echo "seed: $SEED   (repeat: bench/fuzz.sh --max-examples $MAX_EXAMPLES --seed $
 # a server-sent-event stream that never ends (takes no parameters), so every case would only
 # wait for the request timeout.
 st_run() {
-  "$ST" run "http://127.0.0.1:$PORT/api/v1/openapi.json" \
+  "$ST" --config-file "$DATA/schemathesis.toml" run "http://127.0.0.1:$PORT/api/v1/openapi.json" \
     --url "http://127.0.0.1:$PORT" \
     -H "Authorization: Bearer $KEY" \
     --checks not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance \

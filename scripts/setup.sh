@@ -21,6 +21,8 @@ if [ "$MODE" = test ] || [ "$MODE" = bench ]; then
   need_cmd dockerd docker.io
   [ -x /bin/busybox ] || apt_missing+=(busybox-static)
   need_cmd promtool prometheus
+  # venvs for schemathesis (bench/fuzz.sh, part of the tests) and the bench tools
+  python3 -c 'import ensurepip' >/dev/null 2>&1 || apt_missing+=(python3-venv)
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_missing+=(postgresql)
 fi
 if [ "$MODE" = bench ]; then

@@ -23,6 +23,12 @@ make --no-print-directory lint
 step "unit and integration tests"
 cargo test -p server -p app -p domain -p migrations -p types -p testkit -p mcp-test-server
 
+step "API fuzzing (schemathesis, bounded; bench/fuzz.sh alone runs the long one)"
+# The debug binary `cargo test` just built; a fixed seed so a red run repeats exactly
+# (MCPO_FUZZ_SEED picks another).
+bench/fuzz.sh --bin "$TARGET_DIR/debug/mcp-orchestrator" \
+  --max-examples "${MCPO_FUZZ_MAX_EXAMPLES_TEST:-25}" --seed "${MCPO_FUZZ_SEED:-20261121}"
+
 step "browser tests (Playwright + Chromium)"
 # The test registry Playwright starts and the image tool: `cargo test -p testkit` above built
 # every testkit binary with the same features (a separate `cargo build -p testkit` would

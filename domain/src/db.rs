@@ -183,6 +183,14 @@ impl Database {
                 let pool = SqlitePoolOptions::new()
                     .max_connections(opts.max_connections)
                     .acquire_timeout(opts.acquire_timeout)
+                    // A connection that comes back "in a transaction" is out of step with
+                    // SQLite: a COMMIT that failed with SQLITE_FULL (disk full) or an I/O
+                    // error rolled back by itself, and sqlx never counted the transaction as
+                    // ended. Reused, its next transaction would be a savepoint whose rollback
+                    // leaves the transaction, and maybe the write lock, open. Close it.
+                    .after_release(|conn, _| {
+                        Box::pin(async move { Ok(!sqlx::Connection::is_in_transaction(conn)) })
+                    })
                     .connect_with(options)
                     .await
                     .map_err(open_err)?;
@@ -210,6 +218,30 @@ impl Database {
     /// Runs a trivial statement: is the database reachable right now?
     pub async fn ping(&self) -> Result<(), DbErr> {
         self.conn.execute_unprepared("SELECT 1").await.map(|_| ())
+    }
+
+    /// Whether a write could begin now. SQLite: takes the write lock (`BEGIN IMMEDIATE`) and
+    /// gives it back at once, waiting at most `wait` (reads go on while another process holds
+    /// that lock; writes cannot). PostgreSQL has no such lock: always `Ok`. `Err` says why not.
+    pub async fn probe_writes(&self, wait: Duration) -> Result<(), crate::DbFault> {
+        if !matches!(self.conn, DatabaseConnection::SqlxSqlitePoolConnection(_)) {
+            return Ok(());
+        }
+        let pool = self.conn.get_sqlite_connection_pool();
+        let attempt = async {
+            let mut c = pool.acquire().await?;
+            // A BEGIN that completes after this future is dropped is rolled back by sqlx.
+            let tx = sqlx::Connection::begin_with(&mut *c, "BEGIN IMMEDIATE").await?;
+            tx.rollback().await
+        };
+        match tokio::time::timeout(wait, attempt).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "the database write probe failed");
+                Err(crate::DbFault::of_sqlx(&e))
+            }
+            Err(_) => Err(crate::DbFault::Busy),
+        }
     }
 
     /// Applies every pending migration.

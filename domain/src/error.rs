@@ -59,6 +59,7 @@ impl DomainError {
     /// The HTTP status every face answers with for this error.
     pub fn http_status(&self) -> u16 {
         match self {
+            Self::Database(e) if DbFault::of(e) == DbFault::DiskFull => 507,
             Self::Database(_) => 503,
             Self::Unauthenticated => 401,
             Self::Forbidden(_) => 403,
@@ -70,6 +71,14 @@ impl DomainError {
             Self::UpstreamTimeout(_) => 504,
             Self::Unavailable(_) | Self::CircuitOpen { .. } => 503,
             Self::Internal(_) => 500,
+        }
+    }
+
+    /// What kind of database failure this is (`None` when it is not one).
+    pub fn db_fault(&self) -> Option<DbFault> {
+        match self {
+            Self::Database(e) => Some(DbFault::of(e)),
+            _ => None,
         }
     }
 
@@ -96,5 +105,116 @@ impl From<crate::secrets::SecretError> for DomainError {
 impl From<FieldError> for DomainError {
     fn from(e: FieldError) -> Self {
         Self::Invalid(e)
+    }
+}
+
+/// What a database failure means for the people who meet it: each kind gets a message they
+/// can act on (the driver's own text is for logs only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbFault {
+    /// Another connection held SQLite's write lock past the busy timeout.
+    Busy,
+    /// The disk holding the database is full (SQLite `SQLITE_FULL`, PostgreSQL `53100`).
+    DiskFull,
+    /// The database cannot be reached: the connection was refused or lost, or none came free
+    /// in time.
+    Unreachable,
+    /// Anything else.
+    Other,
+}
+
+impl DbFault {
+    /// Classifies `e`.
+    pub fn of(e: &sea_orm::DbErr) -> Self {
+        use sea_orm::{DbErr, RuntimeErr};
+        match e {
+            DbErr::ConnectionAcquire(_) => Self::Unreachable,
+            DbErr::Conn(RuntimeErr::SqlxError(s)) => match Self::of_sqlx(s) {
+                Self::Other => Self::Unreachable,
+                known => known,
+            },
+            DbErr::Conn(_) => Self::Unreachable,
+            DbErr::Exec(RuntimeErr::SqlxError(s)) | DbErr::Query(RuntimeErr::SqlxError(s)) => {
+                Self::of_sqlx(s)
+            }
+            _ => Self::Other,
+        }
+    }
+
+    /// Classifies a driver error.
+    pub fn of_sqlx(e: &sqlx::Error) -> Self {
+        use sqlx::Error as E;
+        match e {
+            E::Database(db) => {
+                let code = db.code().unwrap_or_default();
+                // SQLite reports (extended) result codes as numbers: the primary code is the
+                // low byte. PostgreSQL reports SQLSTATEs.
+                if let Ok(n) = code.parse::<u32>() {
+                    return match n & 0xff {
+                        5 | 6 => Self::Busy,
+                        13 => Self::DiskFull,
+                        14 => Self::Unreachable,
+                        _ => Self::Other,
+                    };
+                }
+                match code.as_ref() {
+                    "53100" => Self::DiskFull,
+                    "53300" | "57P01" | "57P02" | "57P03" | "3D000" => Self::Unreachable,
+                    c if c.starts_with("08") => Self::Unreachable,
+                    _ => Self::Other,
+                }
+            }
+            E::Io(io) if io.raw_os_error() == Some(28) => Self::DiskFull,
+            E::Io(_)
+            | E::Tls(_)
+            | E::Protocol(_)
+            | E::PoolTimedOut
+            | E::PoolClosed
+            | E::WorkerCrashed => Self::Unreachable,
+            _ => Self::Other,
+        }
+    }
+
+    /// What is wrong, for people (lower case, no full stop): never the driver's text.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Busy => "the database is busy: another process holds its write lock",
+            Self::DiskFull => "the disk holding the database is full",
+            Self::Unreachable => "the database cannot be reached",
+            Self::Other => "the database could not complete the request",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::{Connection as _, Executor as _};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn database_faults_are_told_apart() {
+        // A real SQLite "database or disk is full": the file may not grow past one page.
+        let mut c = sqlx::SqliteConnection::connect("sqlite::memory:")
+            .await
+            .unwrap();
+        c.execute("PRAGMA max_page_count = 2").await.unwrap();
+        c.execute("CREATE TABLE t (v TEXT)").await.unwrap();
+        let full = c
+            .execute("INSERT INTO t SELECT hex(randomblob(4000)) FROM (SELECT 1 UNION SELECT 2)")
+            .await
+            .unwrap_err();
+        assert_eq!(DbFault::of_sqlx(&full), DbFault::DiskFull, "{full}");
+        let err = sea_orm::DbErr::Exec(sea_orm::RuntimeErr::SqlxError(full));
+        assert_eq!(DomainError::Database(err).http_status(), 507);
+        // A syntax error is none of the kinds people can act on.
+        let other = c.execute("SELEC 1").await.unwrap_err();
+        assert_eq!(DbFault::of_sqlx(&other), DbFault::Other);
+        // No connection in time, or none at all: unreachable, a 503.
+        let timeout = sea_orm::DbErr::ConnectionAcquire(sea_orm::error::ConnAcquireErr::Timeout);
+        assert_eq!(DbFault::of(&timeout), DbFault::Unreachable);
+        assert_eq!(DomainError::Database(timeout).http_status(), 503);
+        let refused = sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(sqlx::Error::PoolClosed));
+        assert_eq!(DbFault::of(&refused), DbFault::Unreachable);
     }
 }

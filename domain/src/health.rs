@@ -9,6 +9,9 @@ use crate::{Ctx, DomainError, VERSION};
 /// Longest a single check may take before it counts as failed.
 pub const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Longest the database check waits to see whether a write could begin.
+const WRITE_PROBE_WAIT: Duration = Duration::from_secs(1);
+
 /// Runs every readiness check, in a fixed order: `database`, `migrations`, then `docker`
 /// (when Docker is enabled).
 pub async fn report(ctx: &Ctx) -> HealthReport {
@@ -42,6 +45,15 @@ pub async fn report(ctx: &Ctx) -> HealthReport {
             reason: Some("not checked: the database is unreachable".into()),
         }
     };
+    // SQLite serves reads while another process holds its write lock, but no write: say so
+    // (a warning: the instance still serves).
+    let mut database = database;
+    if database.status == HealthStatus::Pass {
+        if let Err(fault) = ctx.db.probe_writes(WRITE_PROBE_WAIT).await {
+            database.status = HealthStatus::Warn;
+            database.reason = Some(format!("{}: reads serve, writes fail", fault.describe()));
+        }
+    }
     let mut checks = vec![database, migrations];
     // The Docker engine: deployments need it, the API and dashboard do not. Its absence
     // degrades the instance (`warn`) instead of taking it out of service.

@@ -18,7 +18,7 @@ pub mod secrets;
 pub mod system;
 
 pub use db::{Database, DatabaseUrl, DbOptions};
-pub use error::DomainError;
+pub use error::{DbFault, DomainError};
 pub use system::Instance;
 
 /// Version of this build, as shown in the API, the dashboard and `/metrics`.

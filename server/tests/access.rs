@@ -653,8 +653,20 @@ async fn audit_log_records_changes_with_filters_and_cursor_pages() {
         let res = s
             .get_with(&admin, "/api/v1/audit-events?since=yesterday")
             .await;
-        assert_eq!(res.status(), 400);
+        assert_eq!(res.status(), 422);
         assert_eq!(res.headers()["content-type"], "application/problem+json");
+        let p: Value = res.json().await.unwrap();
+        assert_eq!(p["field"], "since", "{p}");
+        assert_eq!(p["type"].as_str().unwrap().rsplit('/').next(), Some("invalid-query"));
+        // A repeated key and a non-number are the same kind of error, never a bare 400.
+        for query in ["limit=abc", "limit=5&limit=6"] {
+            let res = s
+                .get_with(&admin, &format!("/api/v1/audit-events?{query}"))
+                .await;
+            assert_eq!(res.status(), 422, "{query}");
+            let p: Value = res.json().await.unwrap();
+            assert!(p["detail"].as_str().unwrap().contains("limit"), "{query}: {p}");
+        }
         let viewer = s.api_key("viewer");
         assert_eq!(
             s.get_with(&viewer, "/api/v1/audit-events").await.status(),

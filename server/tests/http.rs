@@ -298,6 +298,28 @@ async fn openapi_document_is_3_1_generated_from_the_routes_and_docs_work_offline
         }
     }
     assert!(doc["components"]["schemas"]["Problem"].is_object());
+    // What the shared extractors answer is documented wherever they are used, so a client
+    // (or schemathesis's status-code check) meets no undocumented status.
+    let mut bodies = 0;
+    for (path, item) in paths {
+        for (method, op) in item.as_object().unwrap() {
+            let responses = &op["responses"];
+            let documents = |status: &str| responses.get(status).is_some();
+            if op.get("requestBody").is_some() {
+                bodies += 1;
+                for status in ["400", "413", "415", "422"] {
+                    assert!(documents(status), "{method} {path} lacks {status}");
+                }
+            }
+            let has_query = op["parameters"]
+                .as_array()
+                .is_some_and(|ps| ps.iter().any(|p| p["in"] == "query"));
+            if has_query {
+                assert!(documents("422"), "{method} {path} lacks 422");
+            }
+        }
+    }
+    assert!(bodies >= 8, "only {bodies} operations take a body");
 
     // The browsable docs page: served from the binary, no third-party URLs.
     let res = s.get("/api/v1/docs/").await;

@@ -221,6 +221,7 @@ pub struct ApiKeyInfo {
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKey {
     /// Label, 1–100 characters.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
     pub name: String,
     /// Role of the key; at most the creator's own.
     pub role: Role,

@@ -171,6 +171,7 @@ pub struct RegistryInfo {
 #[serde(deny_unknown_fields)]
 pub struct CreateRegistry {
     /// Display name, 1–64 characters, unique.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64))]
     pub name: String,
     /// Kind of source.
     pub kind: RegistryKind,

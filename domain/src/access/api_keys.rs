@@ -49,6 +49,9 @@ pub enum KeyRejection {
     Revoked,
     /// Past its expiry.
     Expired,
+    /// The key could not be checked: the database failed (a 503, not a 401: the key may be
+    /// fine).
+    Unavailable(crate::DbFault),
 }
 
 #[derive(Clone)]
@@ -149,7 +152,7 @@ pub async fn authenticate(ctx: &Ctx, token: &str) -> Result<Principal, KeyReject
             };
             let entry = lookup.await.map_err(|e| {
                 tracing::warn!(error = %e, "API key lookup failed");
-                KeyRejection::Unknown
+                KeyRejection::Unavailable(crate::DbFault::of(&e))
             })?;
             cache
                 .by_prefix

@@ -444,8 +444,9 @@ impl Exec {
                 .unwrap_or_else(|| "ready".into());
             let idx = StepName::parse(&step).map_or(StepName::Ready.index(), StepName::index);
             let reason = format!(
-                "interrupted: the instance executing this run stopped during the {step} step; \
-                 what it had created was removed (retry the run to start it again)"
+                "interrupted: the instance executing this run stopped, or lost its database, \
+                 during the {step} step; what it had created was removed (retry the run to \
+                 start it again)"
             );
             return self
                 .finish(
@@ -796,9 +797,22 @@ impl Exec {
                 })?;
                 let deadline = std::time::Instant::now() + ctx.deployments.settings().start_timeout;
                 // The channel is used up by this attempt: a failed handshake is not retried.
-                let (session, endpoint) = deployments::connect(&ctx, channel, deadline)
-                    .await
-                    .map_err(permanent)?;
+                let (session, endpoint) = match deployments::connect(&ctx, channel, deadline).await
+                {
+                    Ok(connected) => connected,
+                    Err(e) => {
+                        // Say why the server went away when its runtime knows: it exited, or
+                        // the Docker engine itself is gone.
+                        let why = match self.launched.as_mut() {
+                            Some(l) => deployments::runner_alive(&ctx, &mut l.runner).await.err(),
+                            None => None,
+                        };
+                        return Err(permanent(match why {
+                            Some(why) => DomainError::Upstream(format!("{e}; {why}")),
+                            None => e,
+                        }));
+                    }
+                };
                 let line = match &endpoint {
                     Some(url) => format!("MCP session open over streamable HTTP at {url}"),
                     None => "MCP session open over stdio".to_owned(),
@@ -1013,7 +1027,7 @@ async fn heartbeat(ctx: Ctx, mut stop: watch::Receiver<bool>) {
             .unwrap_or_default();
         if !local.is_empty() {
             match pipeline_run::Entity::find()
-                .filter(pipeline_run::Column::Id.is_in(local))
+                .filter(pipeline_run::Column::Id.is_in(local.clone()))
                 .filter(pipeline_run::Column::CancelRequested.eq(true))
                 .all(&ctx.db.conn)
                 .await
@@ -1028,7 +1042,9 @@ async fn heartbeat(ctx: Ctx, mut stop: watch::Receiver<bool>) {
                 }
             }
         }
-        if last_renew.elapsed() >= renew_every {
+        // Only the runs executing here: one whose execution gave up (its database went away
+        // mid-run) must see its lease expire, so that a worker takes it over and settles it.
+        if last_renew.elapsed() >= renew_every && !local.is_empty() {
             last_renew = Instant::now();
             let until = Utc::now() + chrono::Duration::from_std(settings.lease).unwrap_or_default();
             if let Err(e) = pipeline_run::Entity::update_many()
@@ -1036,6 +1052,7 @@ async fn heartbeat(ctx: Ctx, mut stop: watch::Receiver<bool>) {
                     lease_expires_at: Set(Some(until)),
                     ..Default::default()
                 })
+                .filter(pipeline_run::Column::Id.is_in(local))
                 .filter(pipeline_run::Column::LeaseOwner.eq(&ctx.instance.id))
                 .filter(
                     pipeline_run::Column::State

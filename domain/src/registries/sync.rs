@@ -190,7 +190,12 @@ async fn execute(
             .map_err(|e| match e {
                 DomainError::Database(db) => {
                     tracing::error!(target: "mcp_orchestrator::registry", error = %db, "applying a sync failed");
-                    "the database refused the changes; nothing was applied".to_owned()
+                    match crate::DbFault::of(&db) {
+                        crate::DbFault::Other => {
+                            "the database refused the changes; nothing was applied".to_owned()
+                        }
+                        fault => format!("{}; nothing was applied", fault.describe()),
+                    }
                 }
                 other => other.to_string(),
             }),
@@ -206,18 +211,24 @@ async fn execute(
         .sync_duration
         .with_label_values(&[reg.name.as_str()])
         .observe(t0.elapsed().as_secs_f64());
+    // The database may be what failed: its end is recorded once the database takes writes
+    // again (bounded), so the sync never stays running with its lease held.
     if let Err(message) = &outcome {
         tracing::warn!(target: "mcp_orchestrator::registry", registry = %reg.name, sync_id = %sync_id, error = %message, "sync failed");
-        let _ = fail_syncs(message)
-            .filter(registry_sync::Column::Id.eq(&sync_id))
-            .exec(&ctx.db.conn)
-            .await;
-    }
-    let _ = release_leases()
-        .filter(registry::Column::Id.eq(&reg.id))
-        .filter(registry::Column::LeaseOwner.eq(ctx.instance.id.clone()))
-        .exec(&ctx.db.conn)
+        persist("record the failed sync", || {
+            fail_syncs(message)
+                .filter(registry_sync::Column::Id.eq(&sync_id))
+                .exec(&ctx.db.conn)
+        })
         .await;
+    }
+    persist("release the sync lease", || {
+        release_leases()
+            .filter(registry::Column::Id.eq(&reg.id))
+            .filter(registry::Column::LeaseOwner.eq(ctx.instance.id.clone()))
+            .exec(&ctx.db.conn)
+    })
+    .await;
     let finished = registry_sync::Entity::find_by_id(&sync_id)
         .one(&ctx.db.conn)
         .await
@@ -230,6 +241,33 @@ async fn execute(
         fetched = run.fetched, added = run.added, updated = run.updated, unchanged = run.unchanged,
         removed = run.removed, skipped = run.skipped, "sync ended");
     run
+}
+
+/// How long the end of a sync is retried while the database refuses it.
+const PERSIST_FOR: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Runs `write` until it succeeds, retrying with backoff for at most [`PERSIST_FOR`].
+async fn persist<T, F, Fut>(what: &str, mut write: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, sea_orm::DbErr>>,
+{
+    let deadline = Instant::now() + PERSIST_FOR;
+    let mut wait = std::time::Duration::from_millis(100);
+    loop {
+        match write().await {
+            Ok(_) => return,
+            Err(e) if Instant::now() + wait < deadline => {
+                tracing::warn!(target: "mcp_orchestrator::registry", error = %e, "could not {what}; retrying in {} ms", wait.as_millis());
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(std::time::Duration::from_secs(2));
+            }
+            Err(e) => {
+                tracing::error!(target: "mcp_orchestrator::registry", error = %e, "could not {what}; giving up");
+                return;
+            }
+        }
+    }
 }
 
 /// One fetched entry, still raw.

@@ -164,11 +164,19 @@ fn docker_host() -> String {
     std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into())
 }
 
-/// The engine's own message (status code dropped), or the client error.
+/// The engine's own message (status code dropped), or the client error; when no answer came
+/// at all, that the engine does not answer (the client's own words are obscure).
 fn message(e: &DockerError) -> String {
     match e {
         DockerError::DockerResponseServerError { message, .. } => message.trim().to_owned(),
         DockerError::DockerStreamError { error } => error.trim().to_owned(),
+        DockerError::HyperLegacyError { .. }
+        | DockerError::HyperResponseError { .. }
+        | DockerError::IOError { .. }
+        | DockerError::SocketNotFoundError(_)
+        | DockerError::RequestTimeoutError => {
+            format!("the Docker engine does not answer ({e})")
+        }
         other => other.to_string(),
     }
 }

@@ -3,7 +3,7 @@
 use axum::{extract::State, Json};
 use types::{ConfigValidation, Problem, SystemInfo};
 
-use super::problem::{ApiError, ApiJson};
+use super::problem::{ApiError, ApiJson, ApiQuery};
 use crate::{config::Layers, state::AppState};
 
 /// This instance: version, database backend, uptime, instance and migration counts.
@@ -43,11 +43,7 @@ pub async fn validate_config(
 
 // ----- access -------------------------------------------------------------------------------
 
-use axum::{
-    extract::{Path, Query},
-    http::StatusCode,
-    Extension,
-};
+use axum::{extract::Path, http::StatusCode, Extension};
 use domain::access::{api_keys, audit, users, Caller};
 use types::{ApiKeyInfo, AuditEvent, CreateApiKey, CreatedApiKey, Me, Page, UserInfo};
 
@@ -162,7 +158,7 @@ pub struct AuditQuery {
 pub async fn list_audit_events(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    Query(q): Query<AuditQuery>,
+    ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> Result<Json<Page<AuditEvent>>, ApiError> {
     let filter = audit::Filter {
         action: q.action,

@@ -69,6 +69,9 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         };
         match api_keys::authenticate(&state.ctx, token).await {
             Ok(p) => caller.principal = Some(p),
+            Err(api_keys::KeyRejection::Unavailable(fault)) => {
+                return super::problem::database_problem(fault).into_response();
+            }
             Err(reason) => {
                 tracing::info!(?reason, "API key refused");
                 return unauthorized(

@@ -3,7 +3,7 @@
 use std::{convert::Infallible, time::Duration};
 
 use axum::{
-    extract::{Path, Query, State},
+    extract::{Path, State},
     http::StatusCode,
     response::{
         sse::{Event, KeepAlive, Sse},
@@ -17,7 +17,7 @@ use types::{
     Problem,
 };
 
-use super::problem::{ApiError, ApiJson};
+use super::problem::{ApiError, ApiJson, ApiQuery};
 use crate::state::AppState;
 
 /// Every deployment, newest first; states as the watcher last saw them (every 2 s).
@@ -60,7 +60,7 @@ pub struct WaitQuery {
 pub async fn create(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    Query(q): Query<WaitQuery>,
+    ApiQuery(q): ApiQuery<WaitQuery>,
     ApiJson(req): ApiJson<CreateDeployment>,
 ) -> Result<Response, ApiError> {
     let (info, handle) = deployments::create(&state.ctx, &caller, req).await?;
@@ -248,7 +248,10 @@ pub struct LogLineView {
 #[utoipa::path(get, path = "/api/v1/deployments/{id}/logs", tag = "deployments", security(("api_key" = [])),
     params(("id" = String, Path, description = "Deployment id"), LogQuery),
     responses(
-        (status = 200, description = "Lines, oldest first (or an event stream with `follow=true`)", body = Vec<LogLineView>),
+        (status = 200, description = "Lines, oldest first; with `follow=true` an event stream of `line` events, the existing lines first", content(
+            (Vec<LogLineView> = "application/json"),
+            (super::sse::LogLineFrame = "text/event-stream"),
+        )),
         (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such deployment", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -256,7 +259,7 @@ pub async fn logs(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
-    Query(q): Query<LogQuery>,
+    ApiQuery(q): ApiQuery<LogQuery>,
 ) -> Result<Response, ApiError> {
     let tail = q.tail.unwrap_or(200);
     let lines = deployments::logs(&state.ctx, &caller, &id, tail).await?;

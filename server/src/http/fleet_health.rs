@@ -2,13 +2,13 @@
 //! `/health/detailed` (admins). Thin adapters over `domain::monitor` and `domain::health`.
 
 use axum::{
-    extract::{Path, Query, State},
+    extract::{Path, State},
     Extension, Json,
 };
 use domain::{access::Caller, monitor};
 use types::{FleetHealth, HealthEvent, HealthHistory, HealthView, Problem, SystemHealth};
 
-use super::problem::ApiError;
+use super::problem::{ApiError, ApiQuery};
 use crate::state::AppState;
 
 /// Checks the deployment at once (operators): runtime state and MCP `ping` on its live
@@ -52,7 +52,7 @@ pub async fn history(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
-    Query(q): Query<HistoryQuery>,
+    ApiQuery(q): ApiQuery<HistoryQuery>,
 ) -> Result<Json<HealthHistory>, ApiError> {
     let hours = match q.hours.as_deref() {
         None => 24,
@@ -104,7 +104,7 @@ pub async fn deployment_events(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
-    Query(q): Query<EventsQuery>,
+    ApiQuery(q): ApiQuery<EventsQuery>,
 ) -> Result<Json<Vec<HealthEvent>>, ApiError> {
     let n = limit(&q)?;
     Ok(Json(
@@ -123,7 +123,7 @@ pub async fn deployment_events(
 pub async fn events(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    Query(q): Query<EventsQuery>,
+    ApiQuery(q): ApiQuery<EventsQuery>,
 ) -> Result<Json<Vec<HealthEvent>>, ApiError> {
     let n = limit(&q)?;
     Ok(Json(

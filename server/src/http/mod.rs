@@ -18,6 +18,7 @@ pub mod rate_limit;
 pub mod registries;
 pub mod request_context;
 pub mod security;
+pub mod sse;
 
 use axum::{extract::DefaultBodyLimit, middleware, Router};
 use tower_http::{catch_panic::CatchPanicLayer, limit::RequestBodyLimitLayer};
@@ -71,7 +72,7 @@ impl utoipa::Modify for SecuritySchemes {
 
 /// The documented routes and the OpenAPI document describing them.
 pub fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(api::system))
         .routes(routes!(api::validate_config))
         .routes(routes!(api::me))
@@ -119,7 +120,79 @@ pub fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(fleet_health::events))
         .routes(routes!(fleet_health::fleet))
         .routes(routes!(metrics::scrape))
-        .split_for_parts()
+        .split_for_parts();
+    let mut openapi = openapi;
+    document_extractor_errors(&mut openapi);
+    (router, openapi)
+}
+
+/// Adds the answers the shared layers give, where the handler's own list does not already name
+/// that status: every operation can be rate limited (429) or meet a busy or unreachable
+/// database (503), every change a full disk (507); a JSON body can be refused with 400 (not
+/// JSON), 413 (too large), 415 (not sent as JSON) and 422 (wrong shape); query parameters with
+/// 422 (a bad value or a repeated key). See `problem::{ApiJson, ApiQuery, database_problem}`.
+fn document_extractor_errors(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{path::ParameterIn, ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let problem = |description: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    types::problem::PROBLEM_JSON,
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
+                )
+                .build(),
+        )
+    };
+    for item in openapi.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for (is_get, op) in operations
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, op)| op.as_mut().map(|op| (i == 0, op)))
+        {
+            let has_body = op.request_body.is_some();
+            let has_query = op.parameters.as_ref().is_some_and(|ps| {
+                ps.iter()
+                    .any(|p| matches!(p, RefOr::T(p) if p.parameter_in == ParameterIn::Query))
+            });
+            let mut wanted: Vec<(&str, &str)> = vec![
+                ("429", "Rate limited (Retry-After says when to try again)"),
+                ("503", "The database (or another dependency) is busy or unreachable; Retry-After says when to try again"),
+            ];
+            if !is_get {
+                wanted.push((
+                    "507",
+                    "The disk holding the database is full; nothing was changed",
+                ));
+            }
+            if has_body {
+                wanted.extend([
+                    ("400", "The body is not JSON"),
+                    ("413", "The body is larger than the configured limit"),
+                    ("415", "The body was not sent as application/json"),
+                    ("422", "The body has the wrong shape or an invalid value"),
+                ]);
+            }
+            if has_query {
+                wanted.push(("422", "A query parameter has a bad value or is repeated"));
+            }
+            for (status, description) in wanted {
+                op.responses
+                    .responses
+                    .entry(status.to_owned())
+                    .or_insert_with(|| problem(description));
+            }
+        }
+    }
 }
 
 /// The whole application with every layer.

@@ -3,7 +3,7 @@
 use std::{convert::Infallible, time::Duration};
 
 use axum::{
-    extract::{Path, Query, State},
+    extract::{Path, State},
     http::{HeaderMap, HeaderValue, StatusCode},
     response::{
         sse::{Event, KeepAlive, Sse},
@@ -18,7 +18,7 @@ use types::{
     Page, Problem,
 };
 
-use super::problem::{ApiError, ApiJson};
+use super::problem::{ApiError, ApiJson, ApiQuery};
 use crate::state::AppState;
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, DomainError> {
@@ -187,7 +187,7 @@ impl ListQuery {
 pub async fn list(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Page<RunInfo>>, ApiError> {
     Ok(Json(
         pipeline::list(&state.ctx, &caller, q.into_filter()?).await?,
@@ -282,7 +282,7 @@ fn last_event_id(headers: &HeaderMap) -> Option<i64> {
 #[utoipa::path(get, path = "/api/v1/pipeline-runs/{id}/events", tag = "pipeline-runs", security(("api_key" = [])),
     params(("id" = String, Path, description = "Run id")),
     responses(
-        (status = 200, description = "`text/event-stream` of `run` events (data: the run as JSON)", body = RunInfo, content_type = "text/event-stream"),
+        (status = 200, description = "`text/event-stream` of `run` events (data: the run as JSON)", body = super::sse::RunEventFrame, content_type = "text/event-stream"),
         (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such run", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -317,7 +317,7 @@ pub async fn events(
 /// Resumes after `Last-Event-ID`.
 #[utoipa::path(get, path = "/api/v1/pipeline-runs/events", tag = "pipeline-runs", security(("api_key" = [])),
     responses(
-        (status = 200, description = "`text/event-stream` of `run` events (data: the run as JSON)", body = RunInfo, content_type = "text/event-stream"),
+        (status = 200, description = "`text/event-stream` of `run` events (data: the run as JSON)", body = super::sse::RunEventFrame, content_type = "text/event-stream"),
         (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn all_events(

@@ -6,7 +6,7 @@
 //! a problem there too, so no error leaves the server in another shape.
 
 use axum::{
-    extract::{rejection::JsonRejection, FromRequest, Request},
+    extract::{FromRequest, Request},
     http::{header, HeaderValue, StatusCode},
     middleware::Next,
     response::{IntoResponse, Response},
@@ -62,7 +62,14 @@ impl From<domain::DomainError> for ApiError {
     fn from(e: domain::DomainError) -> Self {
         use domain::DomainError as D;
         match e {
-            D::Database(e) => Self::Unavailable(e.to_string()),
+            D::Database(e) => {
+                let fault = domain::DbFault::of(&e);
+                if fault == domain::DbFault::Other {
+                    return Self::Unavailable(e.to_string());
+                }
+                tracing::error!(cause = %e, ?fault, "database error");
+                database_problem(fault)
+            }
             D::Unauthenticated => Self::Status(
                 Problem::new(401, "Unauthorized")
                     .with_type("unauthorized")
@@ -132,6 +139,41 @@ impl From<domain::DomainError> for ApiError {
             D::Internal(cause) => Self::Internal(cause),
         }
     }
+}
+
+/// The answer when the database fails in a way people can act on: 503 (busy, unreachable)
+/// with `Retry-After`, or 507 when its disk is full. The detail says which, never the
+/// driver's text.
+pub fn database_problem(fault: domain::DbFault) -> ApiError {
+    use domain::DbFault as F;
+    let (slug, detail, retry_after) = match fault {
+        F::Busy => (
+            "database-busy",
+            "The database is busy: another process holds its write lock, so nothing was changed. Try again shortly.",
+            Some(2u64),
+        ),
+        F::DiskFull => (
+            "database-disk-full",
+            "The disk holding the database is full, so nothing was changed. Free space on it, then try again.",
+            None,
+        ),
+        F::Unreachable | F::Other => (
+            "database-unavailable",
+            "The database cannot be reached right now. Try again shortly.",
+            Some(5),
+        ),
+    };
+    let mut p = if fault == F::DiskFull {
+        Problem::new(507, "Insufficient Storage")
+    } else {
+        Problem::new(503, "Service Unavailable")
+    }
+    .with_type(slug)
+    .with_detail(detail);
+    if let Some(secs) = retry_after {
+        p = p.with_extension("retry_after", secs.into());
+    }
+    ApiError::Status(p)
 }
 
 impl IntoResponse for ApiError {
@@ -267,8 +309,13 @@ pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Respons
     problem_response(generic(StatusCode::INTERNAL_SERVER_ERROR))
 }
 
-/// `axum::Json` with rejections mapped to problems: 415 without a JSON content type, 400 for
-/// broken JSON, 422 for JSON of the wrong shape, 413 over the body limit.
+/// A JSON body, with every way it can be wrong mapped to a problem: 415 without a JSON
+/// content type, 400 when the bytes are not JSON at all, 422 for JSON of the wrong shape
+/// (naming what is wrong), 413 over the body limit.
+///
+/// serde_json reports some shape errors as syntax errors (an object where a string enum was
+/// expected says "expected value"), so a syntax error is a 400 only when the body does not
+/// parse as JSON at all.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ApiJson<T>(pub T);
 
@@ -280,36 +327,100 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(Self(v)),
-            Err(rejection) => Err(match rejection {
-                JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType(
-                    "Send the body as JSON with Content-Type: application/json.".into(),
-                ),
-                JsonRejection::JsonSyntaxError(e) => ApiError::BadRequest(format!(
-                    "The body is not valid JSON: {}",
-                    source_message(&e)
-                )),
-                JsonRejection::JsonDataError(e) => {
-                    ApiError::unprocessable("invalid-body", source_message(&e), None)
-                }
-                JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                    ApiError::PayloadTooLarge
-                }
-                other => ApiError::BadRequest(format!(
-                    "The body could not be read ({}).",
-                    other.status()
-                )),
-            }),
+        if !is_json_content_type(req.headers()) {
+            return Err(ApiError::UnsupportedMediaType(
+                "Send the body as JSON with Content-Type: application/json.".into(),
+            ));
         }
+        let bytes = match axum::body::Bytes::from_request(req, state).await {
+            Ok(b) => b,
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(ApiError::PayloadTooLarge)
+            }
+            Err(e) => {
+                return Err(ApiError::BadRequest(format!(
+                    "The body could not be read ({}).",
+                    e.status()
+                )))
+            }
+        };
+        parse_json(&bytes).map(Self)
     }
 }
 
-/// serde's own message ("missing field `x` at line 1 column 2"), without axum's prefix.
-fn source_message(e: &dyn std::error::Error) -> String {
-    let mut current: &dyn std::error::Error = e;
-    while let Some(next) = current.source() {
-        current = next;
+/// `bytes` as a `T`, or the problem saying why not (see [`ApiJson`]).
+#[allow(clippy::result_large_err)] // the error is the answer, built once per refused request
+fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let error = match serde_path_to_error::deserialize::<_, T>(&mut de) {
+        Ok(v) => match de.end() {
+            Ok(()) => return Ok(v),
+            Err(e) => return Err(not_json(&e)),
+        },
+        Err(e) => e,
+    };
+    if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_err() {
+        return Err(not_json(error.inner()));
     }
-    current.to_string()
+    let path = error.path().to_string();
+    let inner = error.into_inner();
+    Err(if path.is_empty() || path == "." {
+        ApiError::unprocessable("invalid-body", inner.to_string(), None)
+    } else {
+        ApiError::unprocessable("invalid-body", format!("{path}: {inner}"), Some(&path))
+    })
+}
+
+fn not_json(e: &serde_json::Error) -> ApiError {
+    ApiError::BadRequest(format!("The body is not valid JSON: {e}"))
+}
+
+fn is_json_content_type(headers: &axum::http::HeaderMap) -> bool {
+    let Some(ct) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Query parameters, with a parse failure (a bad number, a repeated key, an unknown value) a
+/// 422 naming the parameter instead of axum's bare 400.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize::<_, T>(de)
+            .map(Self)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                let inner = e.into_inner();
+                let field = (!path.is_empty() && path != ".").then_some(path);
+                let detail = match &field {
+                    Some(f) => format!("Query parameter `{f}`: {inner}"),
+                    None => format!("Query string: {inner}"),
+                };
+                ApiError::unprocessable("invalid-query", detail, field.as_deref())
+            })
+    }
 }

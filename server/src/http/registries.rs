@@ -2,7 +2,7 @@
 //! `domain::catalog`.
 
 use axum::{
-    extract::{Path, Query, State},
+    extract::{Path, State},
     http::StatusCode,
     response::{IntoResponse, Response},
     Extension, Json,
@@ -17,7 +17,7 @@ use types::{
     SyncRun, UpdateRegistry, VerdictStatus, VersionSummary,
 };
 
-use super::problem::{ApiError, ApiJson};
+use super::problem::{ApiError, ApiJson, ApiQuery};
 use crate::state::AppState;
 
 /// Every registry source, by name (credentials never shown).
@@ -140,7 +140,7 @@ pub async fn start_sync(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
-    Query(q): Query<SyncQuery>,
+    ApiQuery(q): ApiQuery<SyncQuery>,
 ) -> Result<Response, ApiError> {
     let (run, handle) =
         sync::start(&state.ctx, &caller, &id, q.mode, sync::Trigger::Manual).await?;
@@ -175,7 +175,7 @@ pub async fn syncs(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
-    Query(q): Query<PageQuery>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<SyncRun>>, ApiError> {
     Ok(Json(
         registries::syncs(
@@ -279,7 +279,7 @@ impl CatalogQuery {
 pub async fn search(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    Query(q): Query<CatalogQuery>,
+    ApiQuery(q): ApiQuery<CatalogQuery>,
 ) -> Result<Json<CatalogPage>, ApiError> {
     Ok(Json(
         catalog::search(&state.ctx, &caller, q.into_search()?).await?,
@@ -306,7 +306,7 @@ pub async fn versions(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
-    Query(q): Query<SourceQuery>,
+    ApiQuery(q): ApiQuery<SourceQuery>,
 ) -> Result<Json<Vec<VersionSummary>>, ApiError> {
     Ok(Json(
         catalog::versions(&state.ctx, &caller, &name, q.registry_id.as_deref()).await?,
@@ -329,7 +329,7 @@ pub async fn version(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path((name, version)): Path<(String, String)>,
-    Query(q): Query<SourceQuery>,
+    ApiQuery(q): ApiQuery<SourceQuery>,
 ) -> Result<Json<CatalogVersion>, ApiError> {
     Ok(Json(
         catalog::version(
