@@ -657,7 +657,10 @@ async fn audit_log_records_changes_with_filters_and_cursor_pages() {
         assert_eq!(res.headers()["content-type"], "application/problem+json");
         let p: Value = res.json().await.unwrap();
         assert_eq!(p["field"], "since", "{p}");
-        assert_eq!(p["type"].as_str().unwrap().rsplit('/').next(), Some("invalid-query"));
+        assert_eq!(
+            p["type"].as_str().unwrap().rsplit('/').next(),
+            Some("invalid-query")
+        );
         // A repeated key and a non-number are the same kind of error, never a bare 400.
         for query in ["limit=abc", "limit=5&limit=6"] {
             let res = s
@@ -665,7 +668,10 @@ async fn audit_log_records_changes_with_filters_and_cursor_pages() {
                 .await;
             assert_eq!(res.status(), 422, "{query}");
             let p: Value = res.json().await.unwrap();
-            assert!(p["detail"].as_str().unwrap().contains("limit"), "{query}: {p}");
+            assert!(
+                p["detail"].as_str().unwrap().contains("limit"),
+                "{query}: {p}"
+            );
         }
         let viewer = s.api_key("viewer");
         assert_eq!(
