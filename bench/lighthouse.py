@@ -131,6 +131,12 @@ def report(name: str, rep: dict) -> bool:
          ("first-contentful-paint", "largest-contentful-paint", "total-blocking-time",
           "cumulative-layout-shift", "speed-index")}
     print("  metrics: " + ", ".join(f"{k.replace('-', ' ')} {v}" for k, v in m.items() if v))
+    # What the browser actually downloaded for the bundle (compressed by the server or not).
+    for item in audits.get("network-requests", {}).get("details", {}).get("items", []):
+        url = item.get("url", "").split("?")[0]
+        if url.endswith((".wasm", ".js", ".css")) and "/pkg/" in url:
+            print(f"  {url.rsplit('/', 1)[-1]}: transferred {item.get('transferSize', 0) / 1024:.0f} KiB"
+                  f" of {item.get('resourceSize', 0) / 1024:.0f} KiB")
     return ok
 
 

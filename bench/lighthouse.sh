@@ -5,19 +5,23 @@
 # failing audits, and the WASM bundle raw, gzip and brotli. Goals: performance >= 95,
 # accessibility 100, best practices >= 95, compressed WASM <= 500 KB.
 #
-# Builds the release site with cargo-leptos into its own site root (MCPO_BENCH_SITE_ROOT,
-# default target/site-release, so a debug site in target/site is left alone) plus the test
-# registry and image tool; MCPO_BENCH_NO_BUILD=1 skips that. Lighthouse is installed once
-# under ~/.cache/mcp-orchestrator/lighthouse (MCPO_LIGHTHOUSE_DIR). A Docker engine
-# (DOCKER_HOST) is used for the pipeline run when there is one; without it the run fails
-# fast, which still gives a run page. Extra arguments go to bench/lighthouse.py (e.g. --keep).
+# Builds the release site with cargo-leptos, precompressed, into its own site root
+# (MCPO_BENCH_SITE_ROOT, default target/site-release, so a debug site in target/site is left
+# alone) plus the test registry and image tool; MCPO_BENCH_NO_BUILD=1 skips that. Lighthouse
+# is installed once under ~/.cache/mcp-orchestrator/lighthouse (MCPO_LIGHTHOUSE_DIR). A Docker
+# engine (DOCKER_HOST) is used for the pipeline run when there is one; without it the run
+# fails fast, which still gives a run page. Extra arguments go to bench/lighthouse.py (e.g. --keep).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TARGET="${CARGO_TARGET_DIR:-target}"
 SITE="${MCPO_BENCH_SITE_ROOT:-$TARGET/site-release}"
 export RUSTFLAGS="${RUSTFLAGS:---cfg erase_components}" LEPTOS_OUTPUT_NAME=mcp-orchestrator
 if [ "${MCPO_BENCH_NO_BUILD:-}" != 1 ]; then
-  LEPTOS_SITE_ROOT="$SITE" cargo leptos build --release
+  # --precompress writes brotli (quality 11) and gzip copies of the site's files, which the
+  # server sends to browsers that accept them (server/src/http/dashboard.rs). cargo-leptos
+  # adds `--cfg erase_components` to RUSTFLAGS itself (always-erase-components in Cargo.toml):
+  # without RUSTFLAGS in its environment it builds with exactly the flags cargo gets below.
+  env -u RUSTFLAGS LEPTOS_SITE_ROOT="$SITE" cargo leptos build --release --precompress
   cargo build --release -p testkit --bin mcpo-test-registry --bin mcpo-test-image
 fi
 

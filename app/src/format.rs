@@ -1,5 +1,7 @@
 //! Formatting helpers shared by pages.
 
+use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
+
 /// `93784` → `1d 2h 3m`; under a minute → `42s`.
 pub fn duration(secs: u64) -> String {
     let (d, h, m) = (secs / 86_400, secs % 86_400 / 3600, secs % 3600 / 60);
@@ -91,12 +93,60 @@ pub fn millis(ms: f64) -> String {
     }
 }
 
-/// `2025-05-16 09:30 UTC`, or a dash.
-pub fn when(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
-    t.map_or_else(
-        || "—".to_owned(),
-        |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+/// `2025-05-16 09:30:12 UTC`, or a dash.
+pub fn when(t: Option<DateTime<Utc>>) -> String {
+    t.map_or_else(|| "—".to_owned(), timestamp)
+}
+
+// Times are written with plain integer formatting rather than chrono's `format("%Y…")`, which
+// parses its pattern at run time and brings that parser and its formatter into the WASM.
+
+/// `2025-05-16 09:30:12 UTC`.
+pub fn timestamp(t: DateTime<Utc>) -> String {
+    format!("{} {} UTC", day(t), clock_of(t))
+}
+
+/// `2025-05-16 09:30 UTC`.
+pub fn minute(t: DateTime<Utc>) -> String {
+    format!("{} {:02}:{:02} UTC", day(t), t.hour(), t.minute())
+}
+
+/// `2025-05-16 09:00 UTC (hour)`: the hour `t` falls in.
+pub fn hour(t: DateTime<Utc>) -> String {
+    format!("{} {:02}:00 UTC (hour)", day(t), t.hour())
+}
+
+/// `09:30:12 UTC`.
+pub fn clock(t: DateTime<Utc>) -> String {
+    format!("{} UTC", clock_of(t))
+}
+
+/// `09:30:12.345` (log lines).
+pub fn clock_millis(t: DateTime<Utc>) -> String {
+    format!(
+        "{}.{:03}",
+        clock_of(t),
+        t.nanosecond() % 1_000_000_000 / 1_000_000
     )
+}
+
+/// `2025-05-16`.
+fn day(t: DateTime<Utc>) -> String {
+    format!("{:04}-{:02}-{:02}", t.year(), t.month(), t.day())
+}
+
+/// `09:30:12`.
+fn clock_of(t: DateTime<Utc>) -> String {
+    format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second())
+}
+
+/// A day written `2025-05-16` (what a date input gives), or `None`.
+pub fn parse_day(s: &str) -> Option<NaiveDate> {
+    let mut parts = s.trim().splitn(3, '-');
+    let year = parts.next()?.parse().ok()?;
+    let month = parts.next()?.parse().ok()?;
+    let day = parts.next()?.parse().ok()?;
+    NaiveDate::from_ymd_opt(year, month, day)
 }
 
 #[cfg(test)]
@@ -140,6 +190,34 @@ mod tests {
             vec!["{dir}", "<path>", "${TOKEN}", "$API_KEY"]
         );
         assert!(super::placeholders("--port 8080 a<b $1 {}").is_empty());
+    }
+
+    #[test]
+    fn formats_times_like_strftime() {
+        let t = chrono::DateTime::parse_from_rfc3339("2025-05-06T09:03:07.045678Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        for (ours, pattern) in [
+            (super::timestamp(t), "%Y-%m-%d %H:%M:%S UTC"),
+            (super::minute(t), "%Y-%m-%d %H:%M UTC"),
+            (super::hour(t), "%Y-%m-%d %H:00 UTC (hour)"),
+            (super::clock(t), "%H:%M:%S UTC"),
+            (super::clock_millis(t), "%H:%M:%S%.3f"),
+        ] {
+            assert_eq!(ours, t.format(pattern).to_string());
+        }
+        assert_eq!(super::when(None), "—");
+    }
+
+    #[test]
+    fn parses_days() {
+        assert_eq!(
+            super::parse_day("2026-11-21"),
+            chrono::NaiveDate::from_ymd_opt(2026, 11, 21)
+        );
+        assert_eq!(super::parse_day("2026-02-30"), None);
+        assert_eq!(super::parse_day("2026-11"), None);
+        assert_eq!(super::parse_day("yesterday"), None);
     }
 
     #[test]

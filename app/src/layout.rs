@@ -22,7 +22,7 @@ const NAV: &[(&str, &str)] = &[
 #[component]
 pub fn Shell(children: Children) -> impl IntoView {
     let (open, set_open) = signal(false);
-    let me = Resource::new(|| (), |_| crate::api::whoami());
+    let me = crate::resource::resource(|| (), |_| crate::api::whoami());
     view! {
         <a href="#main" class="sr-only focus:not-sr-only focus:absolute focus:left-2 focus:top-2 focus:z-50 focus:rounded focus:bg-white focus:px-3 focus:py-2 focus:text-indigo-700 focus:shadow">
             "Skip to content"

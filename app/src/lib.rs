@@ -3,6 +3,10 @@
 //! Rendered on the server (feature `ssr`) and hydrated in the browser (feature `hydrate`).
 //! Server-function bodies only call the service layer (`domain`), like the JSON API does.
 
+// Built without `--cfg erase_components` (cargo-leptos always sets it, see Cargo.toml), every
+// page is one nested view type, deeper than rustc's default limit of 128 allows.
+#![recursion_limit = "256"]
+
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
@@ -14,6 +18,7 @@ pub mod api;
 mod format;
 mod layout;
 mod pages;
+mod resource;
 mod tool_form;
 
 /// URL prefix of every server function; kept apart from the JSON API under `/api/v1`.

@@ -219,7 +219,7 @@ fn value_of(field: &Field, text: &str) -> Result<Option<Value>, String> {
             .cloned()
             .map(Some)
             .ok_or_else(|| "choose one of the values".to_owned()),
-        Kind::Json => serde_json::from_str::<Value>(text)
+        Kind::Json => crate::resource::parse::<Value>(text)
             .map(Some)
             .map_err(|e| format!("not valid JSON ({e})")),
     }
@@ -237,7 +237,7 @@ pub fn arguments(shape: &Shape, values: &[String]) -> Result<Map<String, Value>,
             if text.trim().is_empty() {
                 return Ok(Map::new());
             }
-            match serde_json::from_str::<Value>(text) {
+            match crate::resource::parse::<Value>(text) {
                 Ok(Value::Object(map)) => Ok(map),
                 Ok(_) => Err(vec![(None, "must be a JSON object".to_owned())]),
                 Err(e) => Err(vec![(None, format!("not valid JSON ({e})"))]),

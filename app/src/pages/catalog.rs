@@ -146,8 +146,8 @@ pub fn Catalog() -> impl IntoView {
     let query = use_query_map();
     let navigate = use_navigate();
     let search = Memo::new(move |_| query.with(Search::from_query));
-    let first = Resource::new(move || search.get(), |s| s.run(None));
-    let sources = Resource::new(|| (), |_| registry_sources());
+    let first = crate::resource::resource(move || search.get(), |s| s.run(None));
+    let sources = crate::resource::resource(|| (), |_| registry_sources());
 
     // Pages after the first ("Load more"); forgotten when the search changes.
     let more = RwSignal::new(Vec::<CatalogEntry>::new());
@@ -432,11 +432,11 @@ pub fn CatalogEntryView() -> impl IntoView {
         })
     });
     let opt = |s: String| Some(s).filter(|s| !s.trim().is_empty());
-    let entry = Resource::new(
+    let entry = crate::resource::resource(
         move || key.get(),
         move |(name, version, registry)| catalog_entry_version(name, opt(version), opt(registry)),
     );
-    let versions = Resource::new(
+    let versions = crate::resource::resource(
         move || key.with(|k| (k.0.clone(), k.2.clone())),
         move |(name, registry)| catalog_entry_versions(name, opt(registry)),
     );
@@ -460,7 +460,7 @@ pub fn CatalogEntryView() -> impl IntoView {
 #[component]
 fn EntryDetail(
     v: CatalogVersion,
-    versions: Resource<Result<Vec<VersionSummary>, ServerFnError>>,
+    versions: crate::resource::Data<Result<Vec<VersionSummary>, ServerFnError>>,
 ) -> impl IntoView {
     let deployable = v.verdict.status != VerdictStatus::Unsupported;
     let deploy_href = format!(

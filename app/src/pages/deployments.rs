@@ -180,9 +180,9 @@ pub fn Deployments() -> impl IntoView {
             )
         })
     });
-    let me = Resource::new(|| (), |_| whoami());
+    let me = crate::resource::resource(|| (), |_| whoami());
     let tick = RwSignal::new(0u32);
-    let list = Resource::new(move || tick.get(), |_| list_deployments());
+    let list = crate::resource::resource(move || tick.get(), |_| list_deployments());
     let now = use_clock();
     // While one is starting, ask again (each answer schedules the next ask).
     Effect::new(move |_| {
@@ -273,12 +273,12 @@ fn DeploySection(
     server: String,
     version: String,
     registry: String,
-    me: Resource<Result<Option<Me>, ServerFnError>>,
+    me: crate::resource::Data<Result<Option<Me>, ServerFnError>>,
 ) -> impl IntoView {
     let opt = |s: &str| Some(s.to_owned()).filter(|s| !s.trim().is_empty());
     let (version, registry) = (opt(&version), opt(&registry));
     let name = server.clone();
-    let entry = Resource::new(
+    let entry = crate::resource::resource(
         || (),
         move |_| catalog_entry_version(name.clone(), version.clone(), registry.clone()),
     );
@@ -829,8 +829,8 @@ fn EnvRowView(row: EnvRow, rows: RwSignal<Vec<EnvRow>>) -> impl IntoView {
 pub fn DeploymentView() -> impl IntoView {
     let query = use_query_map();
     let id = Memo::new(move |_| query.with(|q| q.get("id").unwrap_or_default()));
-    let me = Resource::new(|| (), |_| whoami());
-    let first = Resource::new(move || id.get(), get_deployment);
+    let me = crate::resource::resource(|| (), |_| whoami());
+    let first = crate::resource::resource(move || id.get(), get_deployment);
     view! {
         <nav aria-label="Breadcrumb" class="text-sm">
             <a href="/deployments" class=LINK>"Deployments"</a>
@@ -1268,9 +1268,7 @@ fn HealthPanel(live: Live, operator: bool) -> impl IntoView {
                 Ok(v) => {
                     let mut text = format!(
                         "Checked at {}: {}",
-                        v.checked_at
-                            .map(|t| t.format("%H:%M:%S UTC").to_string())
-                            .unwrap_or_default(),
+                        v.checked_at.map(format::clock).unwrap_or_default(),
                         health_label(v.status).to_lowercase()
                     );
                     match (&v.reason, v.latency_ms) {
@@ -1929,7 +1927,7 @@ fn Logs(id: String) -> impl IntoView {
                     } else {
                         lines.get().into_iter().map(|l| view! {
                             <div class="whitespace-pre-wrap break-all" data-log-line="">
-                                <span class="text-slate-400">{l.at.format("%H:%M:%S%.3f").to_string()}</span>
+                                <span class="text-slate-400">{format::clock_millis(l.at)}</span>
                                 " "
                                 {format::shown(&l.text)}
                             </div>
@@ -1956,17 +1954,22 @@ fn poll_logs(
     spawn_local(async move {
         let failures = match deployment_logs(deployment, Some(LOG_TAIL)).await {
             Ok(new) => {
-                let at_bottom = area.get_untracked().is_none_or(|el| {
+                // The page may have gone while the request was out (its signals and node
+                // reference with it): then there is nothing left to update.
+                let Some(el) = area.try_get_untracked() else {
+                    return;
+                };
+                let at_bottom = el.is_none_or(|el| {
                     el.scroll_top() + el.client_height() >= el.scroll_height() - 16
                 });
                 let Some(changed) = lines.try_with_untracked(|l| *l != new) else {
                     return;
                 };
                 if changed {
-                    lines.set(new);
+                    lines.try_set(new);
                     if at_bottom {
                         request_animation_frame(move || {
-                            if let Some(el) = area.get_untracked() {
+                            if let Some(Some(el)) = area.try_get_untracked() {
                                 el.set_scroll_top(el.scroll_height());
                             }
                         });

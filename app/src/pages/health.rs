@@ -158,7 +158,7 @@ pub(super) fn latency(ms: Option<f64>) -> String {
 /// `14:03:27 UTC` of a time in milliseconds since the epoch.
 fn clock_time(ms: i64) -> String {
     DateTime::<Utc>::from_timestamp_millis(ms)
-        .map(|t| t.format("%H:%M:%S UTC").to_string())
+        .map(format::clock)
         .unwrap_or_default()
 }
 
@@ -224,8 +224,8 @@ struct Status {
 #[component]
 pub fn HealthPage() -> impl IntoView {
     // Asked once (rendered on the server); the page then keeps its own copies fresh.
-    let fleet = Resource::new(|| (), |_| fleet_health());
-    let system = Resource::new(|| (), |_| system_health());
+    let fleet = crate::resource::resource(|| (), |_| fleet_health());
+    let system = crate::resource::resource(|| (), |_| system_health());
     let presses = RwSignal::new(0u32);
     let status = Status {
         busy: RwSignal::new(false),
@@ -836,9 +836,9 @@ fn plot(h: &HealthHistory, hours: u32) -> Plot {
 /// When a bucket starts, for people.
 fn bucket_time(s: &HealthSample) -> String {
     if s.seconds >= 3600 {
-        s.at.format("%Y-%m-%d %H:00 UTC (hour)").to_string()
+        format::hour(s.at)
     } else {
-        s.at.format("%Y-%m-%d %H:%M UTC").to_string()
+        format::minute(s.at)
     }
 }
 

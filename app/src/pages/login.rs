@@ -23,7 +23,7 @@ pub fn Login() -> impl IntoView {
         })
     };
     let next = move || query.with(|q| q.get("next").unwrap_or_else(|| "/".to_owned()));
-    let options = Resource::new(|| (), |_| crate::api::sign_in_options());
+    let options = crate::resource::resource(|| (), |_| crate::api::sign_in_options());
     view! {
         <Title text="Sign in" />
         <div class="mx-auto mt-8 max-w-sm rounded-lg bg-white p-6 shadow-sm ring-1 ring-slate-200">

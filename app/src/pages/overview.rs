@@ -9,7 +9,7 @@ use crate::{api::get_system_info, format};
 /// Version, database backend, uptime and counts; "Refresh" asks the server again.
 #[component]
 pub fn Overview() -> impl IntoView {
-    let info = Resource::new(|| (), |_| get_system_info());
+    let info = crate::resource::resource(|| (), |_| get_system_info());
     view! {
         <Title text="Overview" />
         <div class="flex items-center justify-between gap-4">
@@ -68,7 +68,7 @@ fn Facts(info: SystemInfo) -> impl IntoView {
         </dl>
         <p class="mt-4 text-sm text-slate-600">
             "Instance " <code class="rounded bg-slate-100 px-1">{info.instance_id}</code>
-            " · started " {info.started_at.format("%Y-%m-%d %H:%M:%S UTC").to_string()}
+            " · started " {format::timestamp(info.started_at)}
         </p>
     }
 }

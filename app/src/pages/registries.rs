@@ -128,8 +128,8 @@ pub fn Registries() -> impl IntoView {
     let live = Live::new();
     let add = ServerAction::<AddRegistry>::new();
     let remove = ServerAction::<RemoveRegistry>::new();
-    let me = Resource::new(|| (), |_| whoami());
-    let list = Resource::new(move || live.refresh.get(), |_| registry_sources());
+    let me = crate::resource::resource(|| (), |_| whoami());
+    let list = crate::resource::resource(move || live.refresh.get(), |_| registry_sources());
     // Successful changes reload the list; failed ones leave the forms as they are.
     Effect::new(move |_| {
         if matches!(add.value().get(), Some(Ok(_))) {

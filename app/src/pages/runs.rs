@@ -160,17 +160,37 @@ fn step_help(s: StepName) -> &'static str {
 fn status_look(s: StepStatus) -> (&'static str, &'static str, &'static str, &'static str) {
     // (icon, label, icon/text classes, bar class)
     match s {
-        StepStatus::Pending => ("○", "Pending", "text-slate-600", "bg-slate-300"),
+        StepStatus::Pending => (
+            "○",
+            "Pending",
+            "text-slate-600",
+            "fill-slate-300 stroke-slate-300",
+        ),
         StepStatus::Running => (
             "◔",
             "Running",
             "text-indigo-800 motion-safe:animate-pulse",
-            "bg-indigo-500",
+            "fill-indigo-500 stroke-indigo-500",
         ),
-        StepStatus::Succeeded => ("✓", "Succeeded", "text-green-800", "bg-green-600"),
-        StepStatus::Failed => ("✕", "Failed", "text-red-800", "bg-red-600"),
-        StepStatus::Skipped => ("–", "Skipped", "text-slate-600", "bg-slate-300"),
-        StepStatus::Cancelled => ("⊘", "Cancelled", "text-amber-900", "bg-amber-500"),
+        StepStatus::Succeeded => (
+            "✓",
+            "Succeeded",
+            "text-green-800",
+            "fill-green-600 stroke-green-600",
+        ),
+        StepStatus::Failed => ("✕", "Failed", "text-red-800", "fill-red-600 stroke-red-600"),
+        StepStatus::Skipped => (
+            "–",
+            "Skipped",
+            "text-slate-600",
+            "fill-slate-300 stroke-slate-300",
+        ),
+        StepStatus::Cancelled => (
+            "⊘",
+            "Cancelled",
+            "text-amber-900",
+            "fill-amber-500 stroke-amber-500",
+        ),
     }
 }
 
@@ -191,7 +211,7 @@ fn follow(url: &str, until_final: bool, on_run: impl Fn(RunInfo) + 'static) {
         let Some(text) = ev.data().as_string() else {
             return;
         };
-        if let Ok(run) = serde_json::from_str::<RunInfo>(&text) {
+        if let Ok(run) = crate::resource::parse::<RunInfo>(&text) {
             if until_final && run.state.is_final() {
                 this.close();
             }
@@ -258,9 +278,7 @@ impl Filter {
             && (self.server.is_empty() || r.server == self.server)
             && (self.created_by.is_empty() || r.created_by.as_deref() == Some(&self.created_by))
             && (self.since.is_empty()
-                || chrono::NaiveDate::parse_from_str(&self.since, "%Y-%m-%d")
-                    .map(|d| r.created_at.date_naive() >= d)
-                    .unwrap_or(true))
+                || format::parse_day(&self.since).is_none_or(|d| r.created_at.date_naive() >= d))
     }
 
     async fn fetch(self, cursor: Option<String>) -> Result<Page<RunInfo>, ServerFnError> {
@@ -282,7 +300,7 @@ pub fn Runs() -> impl IntoView {
     let query = use_query_map();
     let navigate = use_navigate();
     let filter = Memo::new(move |_| query.with(Filter::from_query));
-    let first = Resource::new(move || filter.get(), |f| f.fetch(None));
+    let first = crate::resource::resource(move || filter.get(), |f| f.fetch(None));
 
     // The form's own fields, put in the URL on submit (the state select at once).
     let state = RwSignal::new(filter.get_untracked().state);
@@ -546,8 +564,8 @@ fn RunRow(r: RunInfo, now: ReadSignal<i64>) -> impl IntoView {
 pub fn RunView() -> impl IntoView {
     let query = use_query_map();
     let id = Memo::new(move |_| query.with(|q| q.get("id").unwrap_or_default()));
-    let me = Resource::new(|| (), |_| whoami());
-    let first = Resource::new(move || id.get(), pipeline_run);
+    let me = crate::resource::resource(|| (), |_| whoami());
+    let first = crate::resource::resource(move || id.get(), pipeline_run);
     view! {
         <nav aria-label="Breadcrumb" class="text-sm">
             <a href="/pipeline-runs" class=LINK>"Pipeline runs"</a>
@@ -848,12 +866,16 @@ fn StepRow(name: StepName, run: RwSignal<RunInfo>, now: ReadSignal<i64>) -> impl
                 <span class="whitespace-nowrap text-xs text-slate-700 sm:text-sm" data-step-duration="">
                     {move || run.with(|r| step.with(|s| step_duration(r, s, now.get())))}
                 </span>
+                // An SVG rect, not a `style` attribute: the dashboard's CSP (`style-src 'self'`)
+                // blocks inline styles. The 1px stroke keeps a zero-length bar visible.
                 <div class="relative col-span-3 h-3 w-full rounded bg-slate-100 sm:col-span-1" aria-hidden="true">
-                    {move || run.with(|r| step.with(|s| bar(r, s, now.get()))).map(|(left, width)| view! {
-                        <div class=format!("absolute inset-y-0 min-w-[2px] rounded {}", look().3)
-                            style=format!("left:{left:.3}%;width:{width:.3}%")
-                            data-bar-left=format!("{left:.3}") data-bar-width=format!("{width:.3}")></div>
-                    })}
+                    <svg class="absolute inset-0 h-full w-full overflow-visible" focusable="false">
+                        {move || run.with(|r| step.with(|s| bar(r, s, now.get()))).map(|(left, width)| view! {
+                            <rect x=format!("{left:.3}%") y="0" width=format!("{width:.3}%") height="100%"
+                                rx="2" stroke-width="1" class=look().3
+                                data-bar-left=format!("{left:.3}") data-bar-width=format!("{width:.3}") />
+                        })}
+                    </svg>
                 </div>
             </div>
             {move || step.with(|s| s.error.clone()).map(|e| view! {
@@ -871,7 +893,7 @@ fn StepRow(name: StepName, run: RwSignal<RunInfo>, now: ReadSignal<i64>) -> impl
                 <ol class="mt-1 max-h-72 overflow-auto rounded bg-slate-900 p-3 font-mono text-xs text-slate-100">
                     {move || step.with(|s| s.logs.iter().map(|l| view! {
                         <li class="whitespace-pre-wrap break-all" data-log-line="">
-                            <span class="text-slate-400">{l.at.format("%H:%M:%S%.3f").to_string()}</span>
+                            <span class="text-slate-400">{format::clock_millis(l.at)}</span>
                             " "
                             {format::shown(&l.text)}
                         </li>

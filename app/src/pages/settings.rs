@@ -13,10 +13,7 @@ const BUTTON: &str = "rounded bg-indigo-600 px-3 py-2 text-sm font-medium text-w
 const TABLE: &str = "mt-4 w-full text-left text-sm";
 
 fn when(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
-    t.map_or_else(
-        || "—".to_owned(),
-        |t| t.format("%Y-%m-%d %H:%M UTC").to_string(),
-    )
+    t.map_or_else(|| "—".to_owned(), crate::format::minute)
 }
 
 fn error_text(e: &ServerFnError) -> String {
@@ -101,7 +98,7 @@ pub fn Account() -> impl IntoView {
 pub fn ApiKeys() -> impl IntoView {
     let create = ServerAction::<CreateKey>::new();
     let revoke = ServerAction::<RevokeKey>::new();
-    let keys = Resource::new(
+    let keys = crate::resource::resource(
         move || (create.version().get(), revoke.version().get()),
         |_| my_api_keys(),
     );
@@ -191,7 +188,7 @@ pub fn ApiKeys() -> impl IntoView {
 #[component]
 pub fn Users() -> impl IntoView {
     let update = ServerAction::<UpdateUser>::new();
-    let users = Resource::new(move || update.version().get(), |_| all_users());
+    let users = crate::resource::resource(move || update.version().get(), |_| all_users());
     view! {
         <Title text="Users" />
         <h1 class="text-2xl font-semibold">"Users"</h1>
@@ -247,7 +244,7 @@ pub fn Users() -> impl IntoView {
 #[component]
 pub fn Audit() -> impl IntoView {
     let (cursor, set_cursor) = signal(None::<String>);
-    let page = Resource::new(move || cursor.get(), audit_page);
+    let page = crate::resource::resource(move || cursor.get(), audit_page);
     view! {
         <Title text="Audit log" />
         <h1 class="text-2xl font-semibold">"Audit log"</h1>

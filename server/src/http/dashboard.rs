@@ -4,14 +4,19 @@
 use app::{shell, App};
 use axum::{
     extract::{Request, State},
-    http::{header, StatusCode},
+    http::{header, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
+    routing::{get_service, MethodRouter},
     Router,
 };
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use tower::ServiceExt;
-use tower_http::services::ServeDir;
+use tower::{ServiceBuilder, ServiceExt};
+use tower_http::{
+    compression::{predicate::DefaultPredicate, CompressionLayer, Predicate},
+    services::ServeDir,
+    set_header::SetResponseHeaderLayer,
+};
 
 use super::problem::{generic, problem_response};
 use crate::state::AppState;
@@ -34,9 +39,77 @@ pub fn routes(router: Router<AppState>, state: &AppState) -> Router<AppState> {
         )
         .nest_service(
             "/pkg",
-            ServeDir::new(site_root.join(&*state.leptos.site_pkg_dir)),
+            pkg_files(site_root.join(&*state.leptos.site_pkg_dir)),
         )
         .fallback(fallback)
+}
+
+/// The built JS, WASM and CSS under `/pkg`.
+///
+/// Compressed: the `.br` / `.gz` files next to them when the build wrote them
+/// (`cargo leptos build --release --precompress`: brotli at its best, done once), otherwise
+/// gzip on the fly. A debug server skips the on-the-fly step: it serves a debug build (a WASM
+/// file of some 16 MB) on loopback, where compressing every download with an unoptimised
+/// encoder costs seconds and saves nothing.
+///
+/// Cached with `no-cache`: kept, but checked (`If-Modified-Since` → 304) on each use. The file
+/// names carry no content hash, so a long lifetime would keep an old front end running against
+/// a new server after an upgrade.
+fn pkg_files(dir: std::path::PathBuf) -> MethodRouter {
+    let on_the_fly = DefaultPredicate::new().and(|_, _, _: &_, _: &_| !cfg!(debug_assertions));
+    let mut files = ServeDir::new(&dir);
+    if precompressed_fresh(&dir) {
+        files = files.precompressed_br().precompressed_gzip();
+    }
+    get_service(
+        ServiceBuilder::new()
+            .layer(SetResponseHeaderLayer::overriding(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("no-cache"),
+            ))
+            // The same URL answers in brotli, gzip or plain: caches must tell them apart.
+            .layer(SetResponseHeaderLayer::if_not_present(
+                header::VARY,
+                HeaderValue::from_static("accept-encoding"),
+            ))
+            .layer(
+                CompressionLayer::new()
+                    .gzip(true)
+                    .no_br()
+                    .no_deflate()
+                    .no_zstd()
+                    .compress_when(on_the_fly),
+            )
+            .service(files),
+    )
+}
+
+/// Whether every `.br` / `.gz` file in `dir` is at least as new as the file it compresses. A
+/// build without `--precompress` after one with it leaves the old ones behind; serving those
+/// would pair an old WASM with new JS, so then none are used (and the rest is gzipped on the
+/// fly).
+fn precompressed_fresh(dir: &std::path::Path) -> bool {
+    let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return true;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if !matches!(path.extension().and_then(|e| e.to_str()), Some("br" | "gz")) {
+            continue;
+        }
+        let original = path.with_extension("");
+        if let (Some(packed), Some(source)) = (modified(&path), modified(&original)) {
+            if packed < source {
+                tracing::warn!(
+                    file = %path.display(),
+                    "precompressed file older than its source (a later build without --precompress?); serving /pkg without precompressed files"
+                );
+                return false;
+            }
+        }
+    }
+    true
 }
 
 /// Public files from the site root; for anything else, a 404 in the caller's language.
