@@ -14,7 +14,7 @@ NATIVE_CRATES := -p server -p app -p domain -p migrations -p types -p testkit
 
 run: ## Build the release binary and site, then serve on 127.0.0.1:3000
 	@scripts/setup.sh run
-	cargo leptos build --release
+	cargo leptos build --release --precompress
 	@mkdir -p data
 	MCPO_SITE_ROOT=target/site exec $(TARGET_DIR)/release/mcp-orchestrator serve
 
@@ -26,7 +26,7 @@ build: ## Debug build of the server binary, WASM and CSS
 	$(DEBUG_ENV) cargo leptos build
 
 build-release:
-	cargo leptos build --release
+	cargo leptos build --release --precompress
 
 lint: ## cargo fmt --check; clippy on the workspace and on the WASM crate; warnings are errors
 	cargo fmt --all -- --check
@@ -38,7 +38,7 @@ fmt:
 
 bench: ## Start-to-ready, idle RSS, wrk throughput and latency; registry sync and catalog search (figures go in bench/RESULTS.md)
 	@scripts/setup.sh bench
-	cargo leptos build --release
+	cargo leptos build --release --precompress
 	cargo build --release -p testkit --bin mcpo-test-registry
 	bench/run.py
 	bench/registry.py
