@@ -275,23 +275,7 @@ async fn sqlite_locked_by_another_writer_writes_answer_503_reads_serve_and_every
     assert_eq!((code, r["status"].as_str()), (200, Some("pass")), "{r}");
 
     // A sync is under way (the registry answers slowly) when another process takes the lock.
-    reg.fail(Failure::Delay {
-        millis: 1500,
-        times: Some(1),
-    });
-    let running = s
-        .call_json(
-            &key,
-            "POST",
-            &format!("/api/v1/registries/{reg_id}/sync?mode=full"),
-            None,
-            202,
-        )
-        .await;
-    let sync_path = format!(
-        "/api/v1/registries/{reg_id}/syncs/{}",
-        running["id"].as_str().unwrap()
-    );
+    let sync_path = start_slow_full_sync(&s, &key, &reg, &reg_id).await;
     reg.set_entries(registry::synthetic_entries(56));
 
     let mut lock = sqlite_connection(&path).await;
@@ -492,23 +476,7 @@ async fn postgres_database_gone_answers_503_and_the_server_recovers_by_itself() 
 
     // A sync is under way (the registry answers slowly) when the database goes away.
     reg.set_entries(registry::synthetic_entries(56));
-    reg.fail(Failure::Delay {
-        millis: 1500,
-        times: Some(1),
-    });
-    let running = s
-        .call_json(
-            &key,
-            "POST",
-            &format!("/api/v1/registries/{reg_id}/sync?mode=full"),
-            None,
-            202,
-        )
-        .await;
-    let sync_path = format!(
-        "/api/v1/registries/{reg_id}/syncs/{}",
-        running["id"].as_str().unwrap()
-    );
+    let sync_path = start_slow_full_sync(&s, &key, &reg, &reg_id).await;
 
     let mut admin = pg_admin().await;
     pg_take_away(&mut admin, &db_name).await;
@@ -628,16 +596,6 @@ async fn postgres_database_gone_answers_503_and_the_server_recovers_by_itself() 
 // 3. The Docker engine killed during a pipeline run
 // ---------------------------------------------------------------------------------------
 
-fn oci_entry(name: &str, image: &str) -> Value {
-    let mut e = registry::item(name, "1.0.0", "our rmcp test server");
-    e["server"]["packages"] = json!([{
-        "registryType": "oci",
-        "identifier": image,
-        "transport": {"type": "stdio"},
-    }]);
-    e
-}
-
 /// Polls run `id` until it ended (bounded by `secs`).
 async fn run_end(s: &TestServer, key: &str, id: &str, secs: u64) -> Value {
     poll(
@@ -673,7 +631,7 @@ async fn docker_engine_killed_mid_run_fails_it_clearly_and_everything_recovers_a
         .await
         .expect("build the test-server image");
     let host = engine.host();
-    let reg = RegistryServer::start(vec![oci_entry("io.mcpo.test/faults", &image)]).await;
+    let reg = RegistryServer::start(vec![registry::oci_entry("io.mcpo.test/faults", &image)]).await;
     let s = TestServer::spawn_with(
         BIN,
         TestDb::new(Backend::Sqlite).await,
@@ -846,7 +804,8 @@ async fn postgres_gone_during_a_pipeline_run_ends_it_without_orphans_and_runs_wo
         .await
         .expect("build the test-server image");
     let dh = std::env::var("DOCKER_HOST").expect("DOCKER_HOST (make test sets it)");
-    let reg = RegistryServer::start(vec![oci_entry("io.mcpo.test/faults-pg", &image)]).await;
+    let reg =
+        RegistryServer::start(vec![registry::oci_entry("io.mcpo.test/faults-pg", &image)]).await;
     let s = TestServer::spawn_with(
         BIN,
         TestDb::new(Backend::Postgres).await,
@@ -1200,4 +1159,31 @@ async fn sqlite_disk_full_fails_writes_clearly_keeps_data_and_recovers_when_spac
     assert_eq!((code, r["status"].as_str()), (200, Some("pass")), "{r}");
     drop(s);
     assert_eq!(integrity(&db_path).await, "ok", "the file is intact");
+}
+
+/// Starts a full sync of `reg_id` whose first registry answer takes 1.5 s (so a fault can
+/// land while it runs); the sync's API path.
+async fn start_slow_full_sync(
+    s: &TestServer,
+    key: &str,
+    reg: &RegistryServer,
+    reg_id: &str,
+) -> String {
+    reg.fail(Failure::Delay {
+        millis: 1500,
+        times: Some(1),
+    });
+    let running = s
+        .call_json(
+            key,
+            "POST",
+            &format!("/api/v1/registries/{reg_id}/sync?mode=full"),
+            None,
+            202,
+        )
+        .await;
+    format!(
+        "/api/v1/registries/{reg_id}/syncs/{}",
+        running["id"].as_str().unwrap()
+    )
 }

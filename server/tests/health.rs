@@ -12,16 +12,6 @@ use testkit::{
 
 const BIN: &str = env!("CARGO_BIN_EXE_mcp-orchestrator");
 
-fn oci_entry(name: &str, image: &str) -> Value {
-    let mut e = registry::item(name, "1.0.0", "our rmcp test server");
-    e["server"]["packages"] = json!([{
-        "registryType": "oci",
-        "identifier": image,
-        "transport": {"type": "stdio"},
-    }]);
-    e
-}
-
 async fn test_image(docker: &bollard::Docker, what: &str) -> String {
     let image = format!(
         "mcpo-test/mcp-test-server:health-{what}-{}",
@@ -163,7 +153,7 @@ async fn a_killed_container_goes_degraded_unhealthy_is_restarted_healthy_then_cr
     let dh = std::env::var("DOCKER_HOST").expect("DOCKER_HOST (make test sets it)");
     // Global checks are slow (1 min): the deployment's own settings make them fast.
     let e = Env::start(
-        vec![oci_entry("io.mcpo.test/heal", &image)],
+        vec![registry::oci_entry("io.mcpo.test/heal", &image)],
         &[
             ("DOCKER_HOST", &dh),
             ("MCPO_HEALTH_INTERVAL_MS", "60000"),
@@ -403,7 +393,7 @@ async fn failing_tool_calls_open_the_breaker_which_half_opens_and_closes_again()
     let image = test_image(&docker, "breaker").await;
     let dh = std::env::var("DOCKER_HOST").expect("DOCKER_HOST (make test sets it)");
     let e = Env::start(
-        vec![oci_entry("io.mcpo.test/breaker", &image)],
+        vec![registry::oci_entry("io.mcpo.test/breaker", &image)],
         &[
             ("DOCKER_HOST", &dh),
             ("MCPO_HEALTH_BREAKER_FAILURES", "3"),
@@ -579,7 +569,7 @@ async fn the_docker_engine_goes_away_ready_degrades_everything_serves_and_deploy
     let image = test_image(&docker, "outage").await;
     let host = engine.host();
     let e = Env::start(
-        vec![oci_entry("io.mcpo.test/outage", &image)],
+        vec![registry::oci_entry("io.mcpo.test/outage", &image)],
         &[
             ("DOCKER_HOST", &host),
             ("MCPO_HEALTH_RESTART_BASE_MS", "200"),

@@ -114,6 +114,17 @@ fn now_stamp() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// A list item for our rmcp test server as an OCI image `image` over stdio (version 1.0.0).
+pub fn oci_entry(name: &str, image: &str) -> Value {
+    let mut e = item(name, "1.0.0", "our rmcp test server");
+    e["server"]["packages"] = json!([{
+        "registryType": "oci",
+        "identifier": image,
+        "transport": {"type": "stdio"},
+    }]);
+    e
+}
+
 /// A valid minimal list item: one npm package over stdio, status `active`, `isLatest`,
 /// published and updated now.
 pub fn item(name: &str, version: &str, description: &str) -> Value {
