@@ -49,7 +49,7 @@ mod ssr {
 }
 
 /// Version, database, uptime and counts for the Overview page.
-#[server(prefix = "/ui/fn", endpoint = "system_info")]
+#[server(prefix = "/ui/fn", endpoint = "system_info", output = crate::resource::JsonOut)]
 pub async fn get_system_info() -> Result<SystemInfo, ServerFnError> {
     let (ctx, caller) = ssr::service()?;
     caller.require(Role::Viewer).map_err(ssr::shown)?;
@@ -57,13 +57,13 @@ pub async fn get_system_info() -> Result<SystemInfo, ServerFnError> {
 }
 
 /// What the sign-in page offers (the identity-provider button).
-#[server(prefix = "/ui/fn", endpoint = "sign_in_options")]
+#[server(prefix = "/ui/fn", endpoint = "sign_in_options", output = crate::resource::JsonOut)]
 pub async fn sign_in_options() -> Result<types::SignInOptions, ServerFnError> {
     Ok(use_context::<types::SignInOptions>().unwrap_or_default())
 }
 
 /// The signed-in user, if any.
-#[server(prefix = "/ui/fn", endpoint = "whoami")]
+#[server(prefix = "/ui/fn", endpoint = "whoami", output = crate::resource::JsonOut)]
 pub async fn whoami() -> Result<Option<Me>, ServerFnError> {
     let (_, caller) = ssr::service()?;
     Ok(caller.principal.map(|p| Me {
@@ -75,7 +75,7 @@ pub async fn whoami() -> Result<Option<Me>, ServerFnError> {
 }
 
 /// The caller's API keys (every key for admins).
-#[server(prefix = "/ui/fn", endpoint = "api_keys")]
+#[server(prefix = "/ui/fn", endpoint = "api_keys", output = crate::resource::JsonOut)]
 pub async fn my_api_keys() -> Result<Vec<ApiKeyInfo>, ServerFnError> {
     let (ctx, caller) = ssr::service()?;
     domain::access::api_keys::list(&ctx, &caller)
@@ -84,7 +84,7 @@ pub async fn my_api_keys() -> Result<Vec<ApiKeyInfo>, ServerFnError> {
 }
 
 /// Creates an API key; `expires_in_days` is empty for no expiry.
-#[server(prefix = "/ui/fn", endpoint = "create_key")]
+#[server(prefix = "/ui/fn", endpoint = "create_key", output = crate::resource::JsonOut)]
 pub async fn create_key(
     name: String,
     role: Role,
@@ -115,7 +115,7 @@ pub async fn create_key(
 }
 
 /// Revokes an API key.
-#[server(prefix = "/ui/fn", endpoint = "revoke_key")]
+#[server(prefix = "/ui/fn", endpoint = "revoke_key", output = crate::resource::JsonOut)]
 pub async fn revoke_key(id: String) -> Result<ApiKeyInfo, ServerFnError> {
     let (ctx, caller) = ssr::service()?;
     domain::access::api_keys::revoke(&ctx, &caller, &id)
@@ -124,7 +124,7 @@ pub async fn revoke_key(id: String) -> Result<ApiKeyInfo, ServerFnError> {
 }
 
 /// Changes the signed-in user's password.
-#[server(prefix = "/ui/fn", endpoint = "change_password")]
+#[server(prefix = "/ui/fn", endpoint = "change_password", output = crate::resource::JsonOut)]
 pub async fn change_my_password(
     current_password: String,
     new_password: String,
@@ -137,7 +137,7 @@ pub async fn change_my_password(
 }
 
 /// Every user (admins).
-#[server(prefix = "/ui/fn", endpoint = "users")]
+#[server(prefix = "/ui/fn", endpoint = "users", output = crate::resource::JsonOut)]
 pub async fn all_users() -> Result<Vec<UserInfo>, ServerFnError> {
     let (ctx, caller) = ssr::service()?;
     domain::access::users::list(&ctx, &caller)
@@ -146,7 +146,7 @@ pub async fn all_users() -> Result<Vec<UserInfo>, ServerFnError> {
 }
 
 /// Sets a user's role and whether they may sign in (admins).
-#[server(prefix = "/ui/fn", endpoint = "update_user")]
+#[server(prefix = "/ui/fn", endpoint = "update_user", output = crate::resource::JsonOut)]
 pub async fn update_user(
     id: String,
     role: Role,
@@ -164,7 +164,7 @@ pub async fn update_user(
 }
 
 /// A page of the audit log (admins).
-#[server(prefix = "/ui/fn", endpoint = "audit")]
+#[server(prefix = "/ui/fn", endpoint = "audit", output = crate::resource::JsonOut)]
 pub async fn audit_page(cursor: Option<String>) -> Result<Page<AuditEvent>, ServerFnError> {
     let (ctx, caller) = ssr::service()?;
     let filter = domain::access::audit::Filter::default();
@@ -222,7 +222,7 @@ mod sources {
     }
 
     /// Every registry source (never its credential).
-    #[server(prefix = "/ui/fn", endpoint = "registries")]
+    #[server(prefix = "/ui/fn", endpoint = "registries", output = crate::resource::JsonOut)]
     pub async fn registry_sources() -> Result<Vec<RegistryInfo>, ServerFnError> {
         let (ctx, caller) = ssr::service()?;
         domain::registries::list(&ctx, &caller)
@@ -232,7 +232,7 @@ mod sources {
 
     /// Adds a registry source (admins). Blank optional fields are absent; an unticked `enabled`
     /// box is absent from the form.
-    #[server(prefix = "/ui/fn", endpoint = "create_registry")]
+    #[server(prefix = "/ui/fn", endpoint = "create_registry", output = crate::resource::JsonOut)]
     pub async fn add_registry(
         name: String,
         kind: String,
@@ -269,7 +269,7 @@ mod sources {
     /// Changes a registry source (admins): only the fields that differ from the stored ones are
     /// sent to the service layer (a changed API version starts the next sync from scratch). A
     /// blank credential keeps the stored one; `remove_auth` removes it.
-    #[server(prefix = "/ui/fn", endpoint = "update_registry")]
+    #[server(prefix = "/ui/fn", endpoint = "update_registry", output = crate::resource::JsonOut)]
     pub async fn edit_registry(
         id: String,
         name: String,
@@ -326,7 +326,7 @@ mod sources {
     }
 
     /// Removes a registry source with its catalog entries and sync history (admins).
-    #[server(prefix = "/ui/fn", endpoint = "delete_registry")]
+    #[server(prefix = "/ui/fn", endpoint = "delete_registry", output = crate::resource::JsonOut)]
     pub async fn remove_registry(id: String) -> Result<(), ServerFnError> {
         let (ctx, caller) = ssr::service()?;
         domain::registries::delete(&ctx, &caller, &id)
@@ -337,7 +337,7 @@ mod sources {
     /// Starts a sync (operators and admins) and answers at once with its record; the sync goes on
     /// in the background (follow it with [`registry_sync_detail`]). `mode`: `full`,
     /// `incremental`, or absent for the default.
-    #[server(prefix = "/ui/fn", endpoint = "sync_registry")]
+    #[server(prefix = "/ui/fn", endpoint = "sync_registry", output = crate::resource::JsonOut)]
     pub async fn sync_registry_now(
         id: String,
         mode: Option<String>,
@@ -362,7 +362,7 @@ mod sources {
     }
 
     /// One sync with the reason for every skipped entry.
-    #[server(prefix = "/ui/fn", endpoint = "sync_detail")]
+    #[server(prefix = "/ui/fn", endpoint = "sync_detail", output = crate::resource::JsonOut)]
     pub async fn registry_sync_detail(
         registry_id: String,
         sync_id: String,
@@ -378,7 +378,7 @@ mod sources {
 
     /// A page of the catalog (latest version of each server). Every filter is optional; blank is
     /// absent. `secrets`: `yes` or `no`; `sort`: `name` or `updated`.
-    #[server(prefix = "/ui/fn", endpoint = "catalog_search")]
+    #[server(prefix = "/ui/fn", endpoint = "catalog_search", output = crate::resource::JsonOut)]
     pub async fn search_catalog(
         q: Option<String>,
         registry: Option<String>,
@@ -438,7 +438,7 @@ mod sources {
     }
 
     /// Every version of a server, newest first (`registry` narrows to one source).
-    #[server(prefix = "/ui/fn", endpoint = "catalog_versions")]
+    #[server(prefix = "/ui/fn", endpoint = "catalog_versions", output = crate::resource::JsonOut)]
     pub async fn catalog_entry_versions(
         name: String,
         registry: Option<String>,
@@ -451,7 +451,7 @@ mod sources {
     }
 
     /// One version of a server in full; absent `version` is the latest.
-    #[server(prefix = "/ui/fn", endpoint = "catalog_version")]
+    #[server(prefix = "/ui/fn", endpoint = "catalog_version", output = crate::resource::JsonOut)]
     pub async fn catalog_entry_version(
         name: String,
         version: Option<String>,
@@ -496,7 +496,7 @@ mod deploys {
     pub const DEFAULT_LOG_TAIL: u32 = 200;
 
     /// Every deployment, newest first; states as the watcher last saw them (every 2 s).
-    #[server(prefix = "/ui/fn", endpoint = "deployments")]
+    #[server(prefix = "/ui/fn", endpoint = "deployments", output = crate::resource::JsonOut)]
     pub async fn list_deployments() -> Result<Vec<DeploymentInfo>, ServerFnError> {
         let (ctx, caller) = ssr::service()?;
         domain::deployments::list(&ctx, &caller)
@@ -505,7 +505,7 @@ mod deploys {
     }
 
     /// One deployment (secret values are never in it).
-    #[server(prefix = "/ui/fn", endpoint = "deployment")]
+    #[server(prefix = "/ui/fn", endpoint = "deployment", output = crate::resource::JsonOut)]
     pub async fn get_deployment(id: String) -> Result<DeploymentInfo, ServerFnError> {
         let (ctx, caller) = ssr::service()?;
         domain::deployments::get(&ctx, &caller, id.trim())
@@ -516,7 +516,7 @@ mod deploys {
     /// Deploys a catalog entry (operators) and answers at once with the new deployment in
     /// state `starting`; the start goes on in the background (follow it with
     /// [`get_deployment`]).
-    #[server(prefix = "/ui/fn", endpoint = "create_deployment", input = Json)]
+    #[server(prefix = "/ui/fn", endpoint = "create_deployment", input = Json, output = crate::resource::JsonOut)]
     pub async fn deploy(request: CreateDeployment) -> Result<DeploymentInfo, ServerFnError> {
         let (ctx, caller) = ssr::service()?;
         // The start task is detached: it goes on after this answer.
@@ -527,7 +527,7 @@ mod deploys {
     }
 
     /// Stops a deployment (operators).
-    #[server(prefix = "/ui/fn", endpoint = "stop_deployment")]
+    #[server(prefix = "/ui/fn", endpoint = "stop_deployment", output = crate::resource::JsonOut)]
     pub async fn stop_deployment(id: String) -> Result<DeploymentInfo, ServerFnError> {
         let (ctx, caller) = ssr::service()?;
         domain::deployments::stop(&ctx, &caller, id.trim())
@@ -537,7 +537,7 @@ mod deploys {
 
     /// Starts a stopped, failed or exited deployment (operators); answers when the start has
     /// ended (running, or failed with its reason).
-    #[server(prefix = "/ui/fn", endpoint = "start_deployment")]
+    #[server(prefix = "/ui/fn", endpoint = "start_deployment", output = crate::resource::JsonOut)]
     pub async fn start_deployment(id: String) -> Result<DeploymentInfo, ServerFnError> {
         let (ctx, caller) = ssr::service()?;
         domain::deployments::start(&ctx, &caller, id.trim(), false)
@@ -546,7 +546,7 @@ mod deploys {
     }
 
     /// Stops a deployment and starts it anew (operators); answers when the start has ended.
-    #[server(prefix = "/ui/fn", endpoint = "restart_deployment")]
+    #[server(prefix = "/ui/fn", endpoint = "restart_deployment", output = crate::resource::JsonOut)]
     pub async fn restart_deployment(id: String) -> Result<DeploymentInfo, ServerFnError> {
         let (ctx, caller) = ssr::service()?;
         domain::deployments::start(&ctx, &caller, id.trim(), true)
@@ -556,7 +556,7 @@ mod deploys {
 
     /// Deletes a deployment: stops it, removes its container or process, secrets and record
     /// (operators).
-    #[server(prefix = "/ui/fn", endpoint = "delete_deployment")]
+    #[server(prefix = "/ui/fn", endpoint = "delete_deployment", output = crate::resource::JsonOut)]
     pub async fn delete_deployment(id: String) -> Result<(), ServerFnError> {
         let (ctx, caller) = ssr::service()?;
         domain::deployments::delete(&ctx, &caller, id.trim())
@@ -566,7 +566,7 @@ mod deploys {
 
     /// Tools, resources and prompts as discovered at the last start; `None` while the
     /// deployment has never been discovered (starting for the first time, or failed).
-    #[server(prefix = "/ui/fn", endpoint = "deployment_capabilities")]
+    #[server(prefix = "/ui/fn", endpoint = "deployment_capabilities", output = crate::resource::JsonOut)]
     pub async fn deployment_capabilities(
         id: String,
     ) -> Result<Option<Capabilities>, ServerFnError> {
@@ -582,7 +582,7 @@ mod deploys {
     /// Calls a tool of a running deployment (operators). `arguments` is the arguments object
     /// as JSON text (blank is `{}`); anything but a JSON object is refused (422) before the
     /// service layer checks it against the tool's input schema.
-    #[server(prefix = "/ui/fn", endpoint = "call_tool")]
+    #[server(prefix = "/ui/fn", endpoint = "call_tool", output = crate::resource::JsonOut)]
     pub async fn call_deployment_tool(
         id: String,
         tool: String,
@@ -622,7 +622,7 @@ mod deploys {
 
     /// The last `tail` log lines of a deployment, oldest first (default
     /// [`DEFAULT_LOG_TAIL`]; the service layer caps it).
-    #[server(prefix = "/ui/fn", endpoint = "deployment_logs")]
+    #[server(prefix = "/ui/fn", endpoint = "deployment_logs", output = crate::resource::JsonOut)]
     pub async fn deployment_logs(
         id: String,
         tail: Option<u32>,
@@ -662,7 +662,7 @@ mod runs {
     /// A page of runs, newest first (steps without their logs). Every filter is optional and
     /// blank is absent: `state` is a run state; `server` and `created_by` are exact names;
     /// `since` is a day (`2026-11-21`, from midnight UTC) or an RFC 3339 time.
-    #[server(prefix = "/ui/fn", endpoint = "pipeline_runs")]
+    #[server(prefix = "/ui/fn", endpoint = "pipeline_runs", output = crate::resource::JsonOut)]
     pub async fn pipeline_runs(
         state: Option<String>,
         server: Option<String>,
@@ -717,7 +717,7 @@ mod runs {
     }
 
     /// One run with its steps and their logs.
-    #[server(prefix = "/ui/fn", endpoint = "pipeline_run")]
+    #[server(prefix = "/ui/fn", endpoint = "pipeline_run", output = crate::resource::JsonOut)]
     pub async fn pipeline_run(id: String) -> Result<RunInfo, ServerFnError> {
         let (ctx, caller) = ssr::service()?;
         domain::pipeline::get(&ctx, &caller, id.trim())
@@ -727,7 +727,7 @@ mod runs {
 
     /// Starts a pipeline run for a catalog entry (operators): the request is checked at once,
     /// then queued; follow the run on its page.
-    #[server(prefix = "/ui/fn", endpoint = "create_pipeline_run", input = Json)]
+    #[server(prefix = "/ui/fn", endpoint = "create_pipeline_run", input = Json, output = crate::resource::JsonOut)]
     pub async fn create_pipeline_run(request: CreateDeployment) -> Result<RunInfo, ServerFnError> {
         let (ctx, caller) = ssr::service()?;
         let (run, _replayed) = domain::pipeline::create(&ctx, &caller, request, None)
@@ -738,7 +738,7 @@ mod runs {
 
     /// Cancels a queued or running run (operators); a running one is rolled back by its
     /// worker.
-    #[server(prefix = "/ui/fn", endpoint = "cancel_pipeline_run")]
+    #[server(prefix = "/ui/fn", endpoint = "cancel_pipeline_run", output = crate::resource::JsonOut)]
     pub async fn cancel_pipeline_run(id: String) -> Result<RunInfo, ServerFnError> {
         let (ctx, caller) = ssr::service()?;
         domain::pipeline::cancel(&ctx, &caller, id.trim())
@@ -747,7 +747,7 @@ mod runs {
     }
 
     /// Queues a failed or cancelled run again from its failed step (operators).
-    #[server(prefix = "/ui/fn", endpoint = "retry_pipeline_run")]
+    #[server(prefix = "/ui/fn", endpoint = "retry_pipeline_run", output = crate::resource::JsonOut)]
     pub async fn retry_pipeline_run(id: String) -> Result<RunInfo, ServerFnError> {
         let (ctx, caller) = ssr::service()?;
         domain::pipeline::retry(&ctx, &caller, id.trim())
@@ -756,7 +756,7 @@ mod runs {
     }
 
     /// Starts a new run with the same request as an ended one (operators).
-    #[server(prefix = "/ui/fn", endpoint = "rerun_pipeline_run")]
+    #[server(prefix = "/ui/fn", endpoint = "rerun_pipeline_run", output = crate::resource::JsonOut)]
     pub async fn rerun_pipeline_run(id: String) -> Result<RunInfo, ServerFnError> {
         let (ctx, caller) = ssr::service()?;
         domain::pipeline::rerun(&ctx, &caller, id.trim())
@@ -782,7 +782,7 @@ mod health {
     pub const EVENTS_SHOWN: u64 = 50;
 
     /// Every deployment's health, 24-hour uptime, breakers, restarts and the latest incidents.
-    #[server(prefix = "/ui/fn", endpoint = "fleet_health")]
+    #[server(prefix = "/ui/fn", endpoint = "fleet_health", output = crate::resource::JsonOut)]
     pub async fn fleet_health() -> Result<types::FleetHealth, ServerFnError> {
         let (ctx, caller) = ssr::service()?;
         domain::monitor::history::fleet(&ctx, &caller)
@@ -792,7 +792,7 @@ mod health {
 
     /// A deployment's checks of the last `hours` hours (1 to [`HISTORY_MAX_HOURS`]), oldest
     /// first, with its uptime over them.
-    #[server(prefix = "/ui/fn", endpoint = "deployment_health_history")]
+    #[server(prefix = "/ui/fn", endpoint = "deployment_health_history", output = crate::resource::JsonOut)]
     pub async fn deployment_health_history(
         id: String,
         hours: u32,
@@ -806,7 +806,7 @@ mod health {
     }
 
     /// A deployment's latest health events, newest first.
-    #[server(prefix = "/ui/fn", endpoint = "deployment_health_events")]
+    #[server(prefix = "/ui/fn", endpoint = "deployment_health_events", output = crate::resource::JsonOut)]
     pub async fn deployment_health_events(id: String) -> Result<Vec<HealthEvent>, ServerFnError> {
         let (ctx, caller) = ssr::service()?;
         domain::monitor::history::events(&ctx, &caller, Some(id.trim()), EVENTS_SHOWN)
@@ -815,7 +815,7 @@ mod health {
     }
 
     /// Checks a deployment at once (operators) and answers with its health.
-    #[server(prefix = "/ui/fn", endpoint = "recheck_deployment")]
+    #[server(prefix = "/ui/fn", endpoint = "recheck_deployment", output = crate::resource::JsonOut)]
     pub async fn recheck_deployment(id: String) -> Result<HealthView, ServerFnError> {
         let (ctx, caller) = ssr::service()?;
         domain::monitor::recheck(&ctx, &caller, id.trim())
@@ -825,7 +825,7 @@ mod health {
 
     /// This instance in detail (database, Docker engine, workers, queue, CPU, memory, threads);
     /// `None` for callers who are not admins (the page then leaves the panel out).
-    #[server(prefix = "/ui/fn", endpoint = "system_health")]
+    #[server(prefix = "/ui/fn", endpoint = "system_health", output = crate::resource::JsonOut)]
     pub async fn system_health() -> Result<Option<types::SystemHealth>, ServerFnError> {
         let (ctx, caller) = ssr::service()?;
         caller.require(types::Role::Viewer).map_err(ssr::shown)?;

@@ -85,11 +85,35 @@ pub fn millis(ms: f64) -> String {
     if !ms.is_finite() || ms < 0.0 {
         "—".to_owned()
     } else if ms < 10.0 {
-        format!("{ms:.1} ms")
+        format!("{} ms", fixed(ms, 1))
     } else if ms < 1000.0 {
-        format!("{ms:.0} ms")
+        format!("{} ms", fixed(ms, 0))
     } else {
-        format!("{:.2} s", ms / 1000.0)
+        format!("{} s", fixed(ms / 1000.0, 2))
+    }
+}
+
+/// `v` with `decimals` digits after the point (at most 6): what `format!("{v:.2}")` writes
+/// (up to the last digit of an exact tie, rounded here half away from zero), done with
+/// integer arithmetic. Rust's float formatting (Grisu and
+/// Dragon4 with their tables) is some 20 KB of WASM the dashboard does not need. Values too
+/// large for an `i64` once scaled, and NaN, come out as zero; callers pass finite, clamped values.
+pub fn fixed(v: f64, decimals: u32) -> String {
+    let decimals = decimals.min(6);
+    let scale = 10u64.pow(decimals);
+    // Scaled values up to 2^53 are exact integers in an f64.
+    let n = (v * scale as f64).round();
+    let n = if n.is_finite() && n.abs() < 9.0e15 {
+        n as i64
+    } else {
+        0
+    };
+    let sign = if n < 0 { "-" } else { "" };
+    let (int, frac) = (n.unsigned_abs() / scale, n.unsigned_abs() % scale);
+    if decimals == 0 {
+        format!("{sign}{int}")
+    } else {
+        format!("{sign}{int}.{frac:0width$}", width = decimals as usize)
     }
 }
 
@@ -128,6 +152,16 @@ pub fn clock_millis(t: DateTime<Utc>) -> String {
         clock_of(t),
         t.nanosecond() % 1_000_000_000 / 1_000_000
     )
+}
+
+/// `05-16`.
+pub fn month_day(t: DateTime<Utc>) -> String {
+    format!("{:02}-{:02}", t.month(), t.day())
+}
+
+/// `09:30`.
+pub fn hour_minute(t: DateTime<Utc>) -> String {
+    format!("{:02}:{:02}", t.hour(), t.minute())
 }
 
 /// `2025-05-16`.
@@ -203,6 +237,8 @@ mod tests {
             (super::hour(t), "%Y-%m-%d %H:00 UTC (hour)"),
             (super::clock(t), "%H:%M:%S UTC"),
             (super::clock_millis(t), "%H:%M:%S%.3f"),
+            (super::hour_minute(t), "%H:%M"),
+            (super::month_day(t), "%m-%d"),
         ] {
             assert_eq!(ours, t.format(pattern).to_string());
         }
@@ -225,6 +261,32 @@ mod tests {
         assert_eq!(super::millis(0.42), "0.4 ms");
         assert_eq!(super::millis(12.4), "12 ms");
         assert_eq!(super::millis(1250.0), "1.25 s");
+    }
+
+    #[test]
+    fn fixed_point_matches_rust_formatting() {
+        // Exact ties differ (Rust rounds the exact binary value half to even): not tested.
+        for v in [
+            0.0, 0.04, 0.96, 1.0, 12.345, 99.999, 160.0, 576.06, -3.26, -0.04,
+        ] {
+            assert_eq!(
+                super::fixed(v, 1),
+                format!("{v:.1}").replace("-0.0", "0.0"),
+                "{v}"
+            );
+            assert_eq!(
+                super::fixed(v, 3),
+                format!("{v:.3}").replace("-0.000", "0.000"),
+                "{v}"
+            );
+            assert_eq!(
+                super::fixed(v, 0),
+                format!("{v:.0}").replace("-0", "0"),
+                "{v}"
+            );
+        }
+        assert_eq!(super::fixed(f64::NAN, 2), "0.00");
+        assert_eq!(super::fixed(1e300, 1), "0.0");
     }
 
     #[test]

@@ -97,6 +97,12 @@ def tree(root: int, exclude_exe: str) -> list[int]:
     return out
 
 
+def rss_split(pid: int) -> str:
+    """The server's own RSS by kind: heap and other anonymous memory vs mapped files (its code)."""
+    return (f"anonymous {vm_kib(pid, 'RssAnon') / 1024:.1f} MiB + file-backed "
+            f"{vm_kib(pid, 'RssFile') / 1024:.1f} MiB")
+
+
 def vm_kib(pid: int, field: str) -> int:
     try:
         with open(f"/proc/{pid}/status") as f:
@@ -251,6 +257,7 @@ def run_orchestrator(args, data: str) -> dict:
 
         time.sleep(args.settle)
         r["idle_rss"] = mem.rss_mib()
+        r["idle_split"] = rss_split(srv.proc.pid)
         r["procs"] = mem.procs()
         mem.start()
         path = f"/api/v1/catalog?limit={args.page}"
@@ -262,6 +269,7 @@ def run_orchestrator(args, data: str) -> dict:
                                    lambda raw: b"bench" in raw)
         mem.stop()
         r["load_rss"], r["hwm"] = mem.peak, mem.hwm_mib()
+        r["load_split"] = rss_split(srv.proc.pid)
         log(f"orchestrator: tool call p50 {pct(r['call_ms'], 50):.2f} ms")
     finally:
         if srv:
@@ -480,6 +488,8 @@ def main() -> None:
     ap.add_argument("--settle", type=float, default=3, help="seconds before the idle RSS sample")
     ap.add_argument("--order", choices=["orch-first", "cf-first"], default="orch-first")
     ap.add_argument("--keep", action="store_true", help="keep the temp directory (logs, databases)")
+    ap.add_argument("--orchestrator-only", action="store_true",
+                    help="measure the orchestrator alone (no ContextForge, no comparison table)")
     args = ap.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk not found (scripts/setup.sh bench installs it)")
@@ -498,13 +508,20 @@ def main() -> None:
         os.makedirs(os.path.join(data, "cf"), exist_ok=True)
         print(f"run: {os.cpu_count()} cores; wrk -t{args.threads} -c{args.connections} -d{args.duration}s; "
               f"{args.entries} entries, {args.page} per page; {args.calls} tool calls; data in {data}", flush=True)
-        if args.order == "orch-first":
+        if args.orchestrator_only:
+            o = run_orchestrator(args, data)
+            print(f"orchestrator alone: list {o['list']['rps']:.0f} req/s; tool call p50 "
+                  f"{pct(o['call_ms'], 50):.2f} ms, p99 {pct(o['call_ms'], 99):.2f} ms; RSS idle "
+                  f"{o['idle_rss']:.1f} MiB ({o['idle_split']}), under load {o['load_rss']:.1f} MiB, "
+                  f"sum of VmHWM {o['hwm']:.1f} MiB; after the load: {o['load_split']}")
+        elif args.order == "orch-first":
             o = run_orchestrator(args, data)
             c = run_contextforge(args, os.path.join(data, "cf"), mcp_url)
         else:
             c = run_contextforge(args, os.path.join(data, "cf"), mcp_url)
             o = run_orchestrator(args, data)
-        report(o, c, args)
+        if not args.orchestrator_only:
+            report(o, c, args)
     finally:
         mts.terminate()
         try:

@@ -146,7 +146,10 @@ pub(super) fn percent(p: Option<f64>) -> String {
         None => "—".to_owned(),
         Some(p) if !p.is_finite() => "—".to_owned(),
         Some(p) if p >= 100.0 => "100%".to_owned(),
-        Some(p) => format!("{:.2}%", (p.max(0.0) * 100.0).floor() / 100.0),
+        Some(p) => {
+            let hundredths = (p.max(0.0) * 100.0).floor() as u64;
+            format!("{}.{:02}%", hundredths / 100, hundredths % 100)
+        }
     }
 }
 
@@ -749,11 +752,11 @@ fn latency_ticks(ymax: f64) -> Vec<(f64, String)> {
         ("ms", 1.0)
     };
     let step = ymax / f64::from(steps) / scale;
-    let decimals = (-step.log10().floor()).max(0.0) as usize;
+    let decimals = (-step.log10().floor()).max(0.0) as u32;
     (0..=steps)
         .map(|i| {
             let v = ymax * f64::from(i) / f64::from(steps);
-            (v, format!("{:.*} {unit}", decimals, v / scale))
+            (v, format!("{} {unit}", format::fixed(v / scale, decimals)))
         })
         .collect()
 }
@@ -785,19 +788,18 @@ fn plot(h: &HealthHistory, hours: u32) -> Plot {
     };
     // Time labels at round times: every 15 minutes of an hour, every hour of 6, every 6 hours
     // of a day, every day of a week (UTC).
-    let (every_min, time_format) = match hours {
-        0..=1 => (15, "%H:%M"),
-        2..=6 => (60, "%H:%M"),
-        7..=24 => (360, "%H:%M"),
-        _ => (1440, "%m-%d"),
+    let (every_min, label): (i64, fn(DateTime<Utc>) -> String) = match hours {
+        0..=1 => (15, format::hour_minute),
+        2..=6 => (60, format::hour_minute),
+        7..=24 => (360, format::hour_minute),
+        _ => (1440, format::month_day),
     };
     let every = every_min * 60_000;
     let mut t = t0.div_euclid(every) * every;
     while t <= t1 {
         if t >= t0 {
             if let Some(at) = DateTime::<Utc>::from_timestamp_millis(t) {
-                p.x_ticks
-                    .push((x_of(t), at.format(time_format).to_string()));
+                p.x_ticks.push((x_of(t), label(at)));
             }
         }
         t += every;
@@ -819,7 +821,7 @@ fn plot(h: &HealthHistory, hours: u32) -> Plot {
                 // A gap of more than half a bucket starts a new line.
                 let joined = last.is_some_and(|end| start - end <= len / 2);
                 let cmd = if joined { 'L' } else { 'M' };
-                path.push_str(&format!("{cmd}{x:.1} {:.1} ", y_of(v)));
+                path.push_str(&format!("{cmd}{} {} ", f1(x), f1(y_of(v))));
                 *last = Some(start + len);
             }
             None => *last = None,
@@ -973,7 +975,7 @@ fn LatencyChart(
     view! {
         <figure class="mt-4">
             <svg
-                viewBox=format!("0 0 {W} {H}")
+                viewBox=format!("0 0 {} {}", f1(W), f1(H))
                 class="h-auto w-full max-w-3xl rounded bg-white focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-indigo-600"
                 role="img"
                 tabindex="0"
@@ -1033,6 +1035,11 @@ fn LatencyChart(
     }
 }
 
+/// A chart coordinate with one decimal.
+fn f1(v: f64) -> String {
+    format::fixed(v, 1)
+}
+
 /// Everything inside the chart's `<svg>`: grid, axes, failed buckets, lines, points, cursor.
 fn chart_body(p: Plot, cursor: RwSignal<Option<i64>>) -> impl IntoView {
     let (x_end, y_end) = (W - RIGHT, H - BOTTOM);
@@ -1041,39 +1048,39 @@ fn chart_body(p: Plot, cursor: RwSignal<Option<i64>>) -> impl IntoView {
         let c = cursor.get()?;
         let (_, x, w) = slots.iter().find(|(at, ..)| *at == c).copied()?;
         Some(view! {
-            <rect x=format!("{:.1}", x - w / 2.0) y=TOP width=format!("{w:.1}") height=y_end - TOP fill="#e0e7ff" opacity="0.7"></rect>
-            <line x1=format!("{x:.1}") x2=format!("{x:.1}") y1=TOP y2=y_end stroke="#0f172a" stroke-width="1"></line>
+            <rect x=f1(x - w / 2.0) y=f1(TOP) width=f1(w) height=f1(y_end - TOP) fill="#e0e7ff" opacity="0.7"></rect>
+            <line x1=f1(x) x2=f1(x) y1=f1(TOP) y2=f1(y_end) stroke="#0f172a" stroke-width="1"></line>
         })
     };
     view! {
         <g aria-hidden="true">
             {cursor_line}
             {p.failed.iter().map(|(x, w)| view! {
-                <rect x=format!("{x:.1}") y=TOP width=format!("{w:.1}") height=y_end - TOP fill="#fecaca" data-failed=""></rect>
-                <rect x=format!("{x:.1}") y=TOP width=format!("{w:.1}") height="4" fill="#dc2626"></rect>
+                <rect x=f1(*x) y=f1(TOP) width=f1(*w) height=f1(y_end - TOP) fill="#fecaca" data-failed=""></rect>
+                <rect x=f1(*x) y=f1(TOP) width=f1(*w) height="4" fill="#dc2626"></rect>
             }).collect_view()}
             {p.y_ticks.iter().map(|(y, label)| view! {
-                <line x1=LEFT x2=x_end y1=format!("{y:.1}") y2=format!("{y:.1}") stroke="#e2e8f0" stroke-width="1"></line>
-                <text x=LEFT - 6.0 y=format!("{:.1}", y + 4.0) text-anchor="end" font-size="11" fill="#475569">{label.clone()}</text>
+                <line x1=f1(LEFT) x2=f1(x_end) y1=f1(*y) y2=f1(*y) stroke="#e2e8f0" stroke-width="1"></line>
+                <text x=f1(LEFT - 6.0) y=f1(y + 4.0) text-anchor="end" font-size="11" fill="#475569">{label.clone()}</text>
             }).collect_view()}
             {p.x_ticks.iter().map(|(x, label)| {
                 view! {
-                    <line x1=format!("{x:.1}") x2=format!("{x:.1}") y1=y_end y2=y_end + 4.0 stroke="#94a3b8" stroke-width="1"></line>
-                    <text x=format!("{x:.1}") y=y_end + 17.0 text-anchor="middle" font-size="11" fill="#475569">{label.clone()}</text>
+                    <line x1=f1(*x) x2=f1(*x) y1=f1(y_end) y2=f1(y_end + 4.0) stroke="#94a3b8" stroke-width="1"></line>
+                    <text x=f1(*x) y=f1(y_end + 17.0) text-anchor="middle" font-size="11" fill="#475569">{label.clone()}</text>
                 }
             }).collect_view()}
-            <line x1=LEFT x2=LEFT y1=TOP y2=y_end stroke="#94a3b8" stroke-width="1"></line>
-            <line x1=LEFT x2=x_end y1=y_end y2=y_end stroke="#94a3b8" stroke-width="1"></line>
-            <text x=LEFT y=H - 2.0 font-size="11" fill="#475569">"Time (UTC)"</text>
+            <line x1=f1(LEFT) x2=f1(LEFT) y1=f1(TOP) y2=f1(y_end) stroke="#94a3b8" stroke-width="1"></line>
+            <line x1=f1(LEFT) x2=f1(x_end) y1=f1(y_end) y2=f1(y_end) stroke="#94a3b8" stroke-width="1"></line>
+            <text x=f1(LEFT) y=f1(H - 2.0) font-size="11" fill="#475569">"Time (UTC)"</text>
             <path d=p.max_path.clone() fill="none" stroke="#818cf8" stroke-width="1.5" stroke-dasharray="4 3"></path>
             <path d=p.avg_path.clone() fill="none" stroke="#4f46e5" stroke-width="2" stroke-linejoin="round" data-line="average"></path>
             {p.dots.iter().map(|(x, y)| view! {
-                <circle cx=format!("{x:.1}") cy=format!("{y:.1}") r="2.5" fill="#4f46e5"></circle>
+                <circle cx=f1(*x) cy=f1(*y) r="2.5" fill="#4f46e5"></circle>
             }).collect_view()}
             {p.slots.iter().map(|(at, x, w)| {
                 let at = *at;
                 view! {
-                    <rect x=format!("{:.1}", x - w / 2.0) y=TOP width=format!("{w:.1}") height=y_end - TOP fill="transparent"
+                    <rect x=f1(x - w / 2.0) y=f1(TOP) width=f1(*w) height=f1(y_end - TOP) fill="transparent"
                         on:mouseenter=move |_| cursor.set(Some(at))></rect>
                 }
             }).collect_view()}
@@ -1186,8 +1193,8 @@ fn SystemPanel(system: RwSignal<Option<SystemHealth>>) -> impl IntoView {
                 {fact("Queue depth", Box::new(get(|s| s.queue_depth.to_string())))}
                 {fact("Live deployments", Box::new(get(|s| s.live_deployments.to_string())))}
                 {fact("Checks in flight", Box::new(get(|s| s.checks_in_flight.to_string())))}
-                {fact("CPU", Box::new(get(|s| format!("{:.1}% of a core", s.cpu_percent))))}
-                {fact("Memory (RSS)", Box::new(get(|s| format!("{:.1} MiB", s.memory_rss_bytes as f64 / 1_048_576.0))))}
+                {fact("CPU", Box::new(get(|s| format!("{}% of a core", f1(s.cpu_percent)))))}
+                {fact("Memory (RSS)", Box::new(get(|s| format!("{} MiB", f1(s.memory_rss_bytes as f64 / 1_048_576.0)))))}
                 {fact("Threads", Box::new(get(|s| s.threads.to_string())))}
             </dl>
         </section>

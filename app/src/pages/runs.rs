@@ -871,9 +871,9 @@ fn StepRow(name: StepName, run: RwSignal<RunInfo>, now: ReadSignal<i64>) -> impl
                 <div class="relative col-span-3 h-3 w-full rounded bg-slate-100 sm:col-span-1" aria-hidden="true">
                     <svg class="absolute inset-0 h-full w-full overflow-visible" focusable="false">
                         {move || run.with(|r| step.with(|s| bar(r, s, now.get()))).map(|(left, width)| view! {
-                            <rect x=format!("{left:.3}%") y="0" width=format!("{width:.3}%") height="100%"
+                            <rect x=format!("{}%", format::fixed(left, 3)) y="0" width=format!("{}%", format::fixed(width, 3)) height="100%"
                                 rx="2" stroke-width="1" class=look().3
-                                data-bar-left=format!("{left:.3}") data-bar-width=format!("{width:.3}") />
+                                data-bar-left=format::fixed(left, 3) data-bar-width=format::fixed(width, 3) />
                         })}
                     </svg>
                 </div>
