@@ -3,7 +3,10 @@
 use std::{fmt, path::PathBuf, str::FromStr, time::Duration};
 
 use migrations::{Migrator, MigratorTrait};
-use sea_orm::{ConnectionTrait, DatabaseConnection, SqlxPostgresConnector, SqlxSqliteConnector};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, SqlxPostgresConnector,
+    SqlxSqliteConnector, TransactionTrait,
+};
 use sqlx::{
     postgres::{PgConnectOptions, PgPoolOptions},
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
@@ -215,6 +218,23 @@ impl Database {
         })
     }
 
+    /// Begins a transaction that writes. On SQLite its first statement takes the write lock
+    /// (waiting up to the busy timeout while another connection holds it). A transaction that
+    /// read first and wrote later would instead fail at once with `SQLITE_BUSY_SNAPSHOT`
+    /// whenever any other connection committed in between (in WAL mode the busy timeout does
+    /// not apply to that upgrade): a spurious 503 under concurrent writes, such as an API key's
+    /// `last_used_at`, a health check or a pipeline step landing during a request. sqlx has no
+    /// `BEGIN IMMEDIATE` for sea-orm's transactions; an `UPDATE` that matches no row takes the
+    /// same lock. PostgreSQL: a plain `BEGIN`.
+    pub async fn begin_write(&self) -> Result<DatabaseTransaction, DbErr> {
+        let txn = self.conn.begin().await?;
+        if self.backend == DatabaseBackend::Sqlite {
+            txn.execute_unprepared("UPDATE seaql_migrations SET version = version WHERE 0")
+                .await?;
+        }
+        Ok(txn)
+    }
+
     /// Runs a trivial statement: is the database reachable right now?
     pub async fn ping(&self) -> Result<(), DbErr> {
         self.conn.execute_unprepared("SELECT 1").await.map(|_| ())
@@ -336,5 +356,69 @@ mod tests {
     fn invalid_postgres_url_error_does_not_echo_it() {
         let err = DatabaseUrl::parse("postgres://u:topsecret@host:notaport/db").unwrap_err();
         assert!(!err.contains("topsecret"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_write_transaction_that_read_first_survives_a_concurrent_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = DatabaseUrl::parse(&format!("sqlite://{}/t.db", dir.path().display())).unwrap();
+        let db = Database::connect(&url, &DbOptions::default())
+            .await
+            .unwrap();
+        db.migrate_up().await.unwrap();
+        db.conn
+            .execute_unprepared("CREATE TABLE t (x INTEGER)")
+            .await
+            .unwrap();
+        let count = |db: &Database| {
+            let conn = db.conn.clone();
+            async move {
+                let row = conn
+                    .query_one(sea_orm::Statement::from_string(
+                        sea_orm::DbBackend::Sqlite,
+                        "SELECT count(*) AS n FROM t",
+                    ))
+                    .await
+                    .unwrap()
+                    .unwrap();
+                row.try_get::<i64>("", "n").unwrap()
+            }
+        };
+
+        // What `begin_write` prevents: a plain transaction reads, another connection commits,
+        // and the plain one's first write fails at once (SQLITE_BUSY_SNAPSHOT).
+        let plain = db.conn.begin().await.unwrap();
+        plain
+            .execute_unprepared("SELECT count(*) FROM t")
+            .await
+            .unwrap();
+        db.conn
+            .execute_unprepared("INSERT INTO t VALUES (1)")
+            .await
+            .unwrap();
+        let err = plain
+            .execute_unprepared("INSERT INTO t VALUES (2)")
+            .await
+            .unwrap_err();
+        assert_eq!(crate::DbFault::of(&err), crate::DbFault::Busy, "{err}");
+        plain.rollback().await.unwrap();
+
+        // With `begin_write` the other writer waits for this transaction instead.
+        let txn = db.begin_write().await.unwrap();
+        txn.execute_unprepared("SELECT count(*) FROM t")
+            .await
+            .unwrap();
+        let conn = db.conn.clone();
+        let other =
+            tokio::spawn(async move { conn.execute_unprepared("INSERT INTO t VALUES (3)").await });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!other.is_finished(), "the other writer waits for the lock");
+        txn.execute_unprepared("INSERT INTO t VALUES (4)")
+            .await
+            .unwrap();
+        txn.commit().await.unwrap();
+        other.await.unwrap().unwrap();
+        assert_eq!(count(&db).await, 3);
+        db.close().await;
     }
 }

@@ -15,9 +15,7 @@ use std::{
 
 use chrono::{DateTime, Utc};
 use rand::{distributions::Alphanumeric, Rng};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -229,7 +227,7 @@ async fn insert(
 ) -> Result<CreatedApiKey, DomainError> {
     let public = random_chars(PUBLIC_LEN);
     let key = format!("{KEY_PREFIX}{public}_{}", random_chars(SECRET_LEN));
-    let txn = db.conn.begin().await?;
+    let txn = db.begin_write().await?;
     let row = api_key::ActiveModel {
         id: Set(uuid::Uuid::now_v7().to_string()),
         name: Set(name.as_str().to_owned()),
@@ -332,7 +330,7 @@ pub async fn revoke(ctx: &Ctx, caller: &Caller, id: &str) -> Result<ApiKeyInfo, 
     if row.revoked_at.is_some() {
         return Ok(to_info(row));
     }
-    let txn = ctx.db.conn.begin().await?;
+    let txn = ctx.db.begin_write().await?;
     let prefix = row.prefix.clone();
     let mut active: api_key::ActiveModel = row.into();
     active.revoked_at = Set(Some(Utc::now()));

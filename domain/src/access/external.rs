@@ -7,7 +7,6 @@
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set,
-    TransactionTrait,
 };
 use serde_json::json;
 use types::{Role, Username};
@@ -120,7 +119,7 @@ async fn attempt(
     key: &str,
     role: Role,
 ) -> Result<Principal, DomainError> {
-    let txn = ctx.db.conn.begin().await?;
+    let txn = ctx.db.begin_write().await?;
     let found = user::Entity::find()
         .filter(user::Column::Provider.eq(PROVIDER))
         .filter(user::Column::Subject.eq(key))

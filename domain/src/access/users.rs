@@ -6,7 +6,6 @@ use std::time::Duration;
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
 };
 use serde_json::json;
 use types::{NewPassword, Role, UserInfo, Username};
@@ -83,7 +82,7 @@ pub async fn ensure_initial_admin(
     };
     let secret = password.expose().to_owned();
     let phc = blocking(move || passwords::hash(&secret)).await??;
-    let txn = db.conn.begin().await?;
+    let txn = db.begin_write().await?;
     let id = new_local_user("admin", "Administrator", Role::Admin, phc)
         .insert(&txn)
         .await?
@@ -284,7 +283,7 @@ pub async fn change_password(
     }
     let secret = new.expose().to_owned();
     let new_phc = blocking(move || passwords::hash(&secret)).await??;
-    let txn = ctx.db.conn.begin().await?;
+    let txn = ctx.db.begin_write().await?;
     let mut row: user::ActiveModel = u.into();
     row.password_hash = Set(Some(new_phc));
     row.update(&txn).await?;
@@ -324,7 +323,7 @@ pub async fn reset_password(
     };
     let secret = password.clone();
     let phc = blocking(move || passwords::hash(&secret)).await??;
-    let txn = db.conn.begin().await?;
+    let txn = db.begin_write().await?;
     let id = u.id.clone();
     let mut row: user::ActiveModel = u.into();
     row.password_hash = Set(Some(phc));
@@ -394,7 +393,7 @@ pub async fn create_local(
     }
     let secret = password.expose().to_owned();
     let phc = blocking(move || passwords::hash(&secret)).await??;
-    let txn = ctx.db.conn.begin().await?;
+    let txn = ctx.db.begin_write().await?;
     let row = new_local_user(name.as_str(), name.as_str(), role, phc)
         .insert(&txn)
         .await?;
@@ -423,7 +422,7 @@ pub async fn update(
     change: types::UpdateUser,
 ) -> Result<UserInfo, DomainError> {
     let me = caller.require(Role::Admin)?;
-    let txn = ctx.db.conn.begin().await?;
+    let txn = ctx.db.begin_write().await?;
     let u = user::Entity::find_by_id(id)
         .one(&txn)
         .await?

@@ -18,7 +18,6 @@ use std::{
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -457,7 +456,7 @@ pub(crate) async fn register(
     // and the loser takes the next free suffix.
     let mut tries = 0;
     let (txn, row) = loop {
-        let txn = ctx.db.conn.begin().await?;
+        let txn = ctx.db.begin_write().await?;
         match model(name.clone()).insert(&txn).await {
             Ok(row) => break (txn, row),
             Err(e)
@@ -1170,7 +1169,7 @@ async fn forget(
     detail: serde_json::Value,
 ) -> Result<(), DomainError> {
     let env: Vec<StoredEnv> = serde_json::from_str(&m.env).unwrap_or_default();
-    let txn = ctx.db.conn.begin().await?;
+    let txn = ctx.db.begin_write().await?;
     for e in env.iter().filter(|e| e.secret) {
         secrets::delete(&txn, &secret_name(&m.id, &e.name)).await?;
     }
@@ -1600,7 +1599,7 @@ mod tests {
                 .filter(|n| *n != 700)
                 .map(|n| format!("tiny-{n}")),
         );
-        let txn = ctx.db.conn.begin().await.unwrap();
+        let txn = ctx.db.begin_write().await.unwrap();
         for (i, name) in names.iter().enumerate() {
             let now = Utc::now();
             deployment::ActiveModel {

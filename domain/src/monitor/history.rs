@@ -8,7 +8,7 @@ use std::{collections::HashMap, time::Duration};
 use chrono::{DateTime, DurationRound, Utc};
 use sea_orm::{
     sea_query::OnConflict, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionTrait,
+    QueryOrder, QuerySelect, Set,
 };
 use types::{FleetHealth, FleetMember, Health, HealthEvent, HealthHistory, HealthSample, Role};
 
@@ -136,7 +136,7 @@ pub async fn flush(ctx: &Ctx, all: bool) -> Result<(), DomainError> {
     if rows.is_empty() {
         return Ok(());
     }
-    let txn = ctx.db.conn.begin().await?;
+    let txn = ctx.db.begin_write().await?;
     for chunk in rows.chunks(200) {
         let models = chunk.iter().map(|(id, at, b)| health_sample::ActiveModel {
             deployment_id: Set(id.clone()),
@@ -221,7 +221,7 @@ pub async fn compact(ctx: &Ctx) -> Result<(), DomainError> {
                 .or_default()
                 .merge(&bucket_of(r));
         }
-        let txn = ctx.db.conn.begin().await?;
+        let txn = ctx.db.begin_write().await?;
         for ((id, at), b) in hours {
             let existing = health_sample::Entity::find_by_id((id.clone(), 3600, at))
                 .one(&txn)

@@ -28,9 +28,7 @@ use std::{
 
 use chrono::{DateTime, Utc};
 use rand::Rng;
-use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, Set, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, Set};
 use tokio::sync::{Notify, Semaphore};
 use types::{
     deployment::{DeploymentState, RuntimeKind},
@@ -416,7 +414,7 @@ async fn save(
     row: &deployment_health::Model,
     event: Option<health_event::ActiveModel>,
 ) -> Result<(), DomainError> {
-    let txn = ctx.db.conn.begin().await?;
+    let txn = ctx.db.begin_write().await?;
     let mut a = row.clone().into_active_model();
     a.updated_at = Set(Utc::now());
     // Every column is written (`reset` makes every field dirty).

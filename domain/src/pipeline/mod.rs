@@ -15,7 +15,6 @@ use std::{collections::HashMap, sync::Mutex, time::Duration};
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    TransactionTrait,
 };
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -405,7 +404,7 @@ async fn create_many(
         None
     };
     let now = Utc::now();
-    let txn = ctx.db.conn.begin().await?;
+    let txn = ctx.db.begin_write().await?;
     let mut ids = Vec::with_capacity(reqs.len());
     for (i, r) in reqs.iter().enumerate() {
         let id = uuid::Uuid::now_v7().to_string();
@@ -691,7 +690,7 @@ pub async fn retry(ctx: &Ctx, caller: &Caller, id: &str) -> Result<RunInfo, Doma
         .unwrap_or(StepName::Resolve)
         .min(StepName::Deploy);
     let now = Utc::now();
-    let txn = ctx.db.conn.begin().await?;
+    let txn = ctx.db.begin_write().await?;
     let updated = pipeline_run::Entity::update_many()
         .set(pipeline_run::ActiveModel {
             state: Set(RunState::Queued.as_str().into()),

@@ -38,7 +38,6 @@ use crate::{
     runtime::{Launch, Transport},
     Ctx, DomainError,
 };
-use sea_orm::TransactionTrait as _;
 
 /// A plan as stored on the run (secret values stay in the secret store).
 #[derive(Serialize, Deserialize)]
@@ -145,7 +144,7 @@ async fn write(
     run: Option<pipeline_run::ActiveModel>,
 ) -> Result<(), Stop> {
     let db = |e: sea_orm::DbErr| Stop::Failed(format!("database error: {e}"));
-    let txn = ctx.db.conn.begin().await.map_err(db)?;
+    let txn = ctx.db.begin_write().await.map_err(db)?;
     if let Some(mut a) = run {
         a.updated_at = Set(Utc::now());
         let n = pipeline_run::Entity::update_many()

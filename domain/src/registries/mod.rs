@@ -14,7 +14,7 @@ use std::{
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, TransactionTrait,
+    QuerySelect, Set,
 };
 use serde_json::json;
 use types::{
@@ -293,7 +293,7 @@ pub async fn create(
     unique_name(ctx, name.as_str(), None).await?;
     let id = uuid::Uuid::now_v7().to_string();
     let now = Utc::now();
-    let txn = ctx.db.conn.begin().await?;
+    let txn = ctx.db.begin_write().await?;
     let auth_secret = match &auth {
         Some(value) => {
             let sname = secret_name(&id);
@@ -394,7 +394,7 @@ pub async fn update(
         .as_deref()
         .map(HeaderName::parse)
         .transpose()?;
-    let txn = ctx.db.conn.begin().await?;
+    let txn = ctx.db.begin_write().await?;
     match req.auth_value.as_deref() {
         Some("") => {
             secrets::delete(&txn, &secret_name(id)).await?;
@@ -460,7 +460,7 @@ pub async fn delete(ctx: &Ctx, caller: &Caller, id: &str) -> Result<(), DomainEr
             "a sync of this registry is running; delete it when the sync has ended".into(),
         ));
     }
-    let txn = ctx.db.conn.begin().await?;
+    let txn = ctx.db.begin_write().await?;
     let entries = catalog_entry::Entity::delete_many()
         .filter(catalog_entry::Column::RegistryId.eq(id))
         .exec(&txn)

@@ -10,7 +10,7 @@ use std::{
 use chrono::{DateTime, Utc};
 use sea_orm::{
     sea_query::Expr, ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, TransactionTrait,
+    QuerySelect, Set,
 };
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -116,7 +116,7 @@ pub async fn start(
         Some(SyncMode::Incremental) | None if incremental_possible => SyncMode::Incremental,
         _ => SyncMode::Full,
     };
-    let txn = ctx.db.conn.begin().await?;
+    let txn = ctx.db.begin_write().await?;
     // Syncs an earlier (crashed) holder of the lease left running are over.
     fail_syncs(INTERRUPTED)
         .filter(registry_sync::Column::RegistryId.eq(id))
@@ -704,7 +704,7 @@ async fn apply(
         }
     }
 
-    let txn = ctx.db.conn.begin().await?;
+    let txn = ctx.db.begin_write().await?;
     let existing: Vec<Existing> = catalog_entry::Entity::find()
         .select_only()
         .columns([
