@@ -168,6 +168,51 @@ async fn create_registry(s: &TestServer, key: &str, name: &str, url: &str) -> re
     .await
 }
 
+/// What a test records before its fault, to show afterwards that nothing was lost.
+struct Before {
+    /// The synced registry `first`.
+    reg_id: String,
+    /// [`catalog`] after its sync.
+    catalog: Vec<(String, String, String)>,
+    /// [`key_names`], `key_name` among them.
+    keys: Vec<String>,
+}
+
+/// Syncs `reg` as registry `first` and creates the viewer key `key_name`, then records
+/// the catalog (not empty) and the key names.
+async fn before(s: &TestServer, key: &str, reg: &RegistryServer, key_name: &str) -> Before {
+    let first = s.add_synced_registry(key, "first", &reg.url).await;
+    assert_eq!(first["state"], "succeeded");
+    assert_eq!(create_key(s, key, key_name).await.status(), 201);
+    let catalog = catalog(s, key).await;
+    assert!(!catalog.is_empty());
+    Before {
+        reg_id: first["registry_id"].as_str().unwrap().to_owned(),
+        catalog,
+        keys: key_names(s, key).await,
+    }
+}
+
+/// A full sync of `reg_id`, waited for: the sync run.
+async fn full_sync(s: &TestServer, key: &str, reg_id: &str) -> Value {
+    s.call_json(
+        key,
+        "POST",
+        &format!("/api/v1/registries/{reg_id}/sync?wait=true&mode=full"),
+        None,
+        200,
+    )
+    .await
+}
+
+/// `after` holds every entry of `before`, and more.
+fn assert_grew_keeping(before: &[(String, String, String)], after: &[(String, String, String)]) {
+    assert!(after.len() > before.len());
+    for e in before {
+        assert!(after.contains(e), "{e:?} was lost");
+    }
+}
+
 /// `/health/ready`: (status code, body).
 async fn ready(s: &TestServer) -> (u16, Value) {
     let res = s.get("/health/ready").await;
@@ -263,13 +308,11 @@ async fn sqlite_locked_by_another_writer_writes_answer_503_reads_serve_and_every
     let key = s.api_key("admin");
     let path = sqlite_path(&s.db.url);
     let file = path.display().to_string();
-    let first = s.add_synced_registry(&key, "first", &reg.url).await;
-    assert_eq!(first["state"], "succeeded");
-    let reg_id = first["registry_id"].as_str().unwrap().to_owned();
-    assert_eq!(create_key(&s, &key, "before the lock").await.status(), 201);
-    let catalog_before = catalog(&s, &key).await;
-    assert!(!catalog_before.is_empty());
-    let keys_before = key_names(&s, &key).await;
+    let Before {
+        reg_id,
+        catalog: catalog_before,
+        keys: keys_before,
+    } = before(&s, &key, &reg, "before the lock").await;
     assert!(keys_before.contains(&"before the lock".to_owned()));
     let (code, r) = ready(&s).await;
     assert_eq!((code, r["status"].as_str()), (200, Some("pass")), "{r}");
@@ -388,21 +431,9 @@ async fn sqlite_locked_by_another_writer_writes_answer_503_reads_serve_and_every
         !names.contains(&"during the lock".to_owned()) && names.len() == 2,
         "{names:?}"
     );
-    let again = s
-        .call_json(
-            &key,
-            "POST",
-            &format!("/api/v1/registries/{reg_id}/sync?wait=true&mode=full"),
-            None,
-            200,
-        )
-        .await;
+    let again = full_sync(&s, &key, &reg_id).await;
     assert_eq!(again["state"], "succeeded", "{again}");
-    let catalog_after = catalog(&s, &key).await;
-    assert!(catalog_after.len() > catalog_before.len());
-    for e in &catalog_before {
-        assert!(catalog_after.contains(e), "{e:?} was lost");
-    }
+    assert_grew_keeping(&catalog_before, &catalog(&s, &key).await);
     let (code, r) = ready(&s).await;
     assert_eq!((code, r["status"].as_str()), (200, Some("pass")), "{r}");
     assert_eq!(integrity(&path).await, "ok");
@@ -463,16 +494,11 @@ async fn postgres_database_gone_answers_503_and_the_server_recovers_by_itself() 
     let key = s.api_key("admin");
     // A key never used yet: its first use must look it up in the database.
     let fresh = s.api_key("viewer");
-    let first = s.add_synced_registry(&key, "first", &reg.url).await;
-    assert_eq!(first["state"], "succeeded");
-    assert_eq!(
-        create_key(&s, &key, "before the outage").await.status(),
-        201
-    );
-    let catalog_before = catalog(&s, &key).await;
-    assert!(!catalog_before.is_empty());
-    let keys_before = key_names(&s, &key).await;
-    let reg_id = first["registry_id"].as_str().unwrap().to_owned();
+    let Before {
+        reg_id,
+        catalog: catalog_before,
+        keys: keys_before,
+    } = before(&s, &key, &reg, "before the outage").await;
 
     // A sync is under way (the registry answers slowly) when the database goes away.
     reg.set_entries(registry::synthetic_entries(56));
@@ -569,21 +595,9 @@ async fn postgres_database_gone_answers_503_and_the_server_recovers_by_itself() 
 
     // Writes work again, and the source syncs again (its lease was released).
     assert_eq!(create_key(&s, &key, "after the outage").await.status(), 201);
-    let again = s
-        .call_json(
-            &key,
-            "POST",
-            &format!("/api/v1/registries/{reg_id}/sync?wait=true&mode=full"),
-            None,
-            200,
-        )
-        .await;
+    let again = full_sync(&s, &key, &reg_id).await;
     assert_eq!(again["state"], "succeeded", "{again}");
-    let catalog_after = catalog(&s, &key).await;
-    assert!(catalog_after.len() > catalog_before.len());
-    for e in &catalog_before {
-        assert!(catalog_after.contains(e), "{e:?} was lost");
-    }
+    assert_grew_keeping(&catalog_before, &catalog(&s, &key).await);
     drop(s);
     // This test's database is not needed any more (the cluster is shared).
     sqlx::query(&format!("DROP DATABASE {db_name} WITH (FORCE)"))
@@ -1042,18 +1056,11 @@ async fn sqlite_disk_full_fails_writes_clearly_keeps_data_and_recovers_when_spac
     let s = TestServer::spawn_with(BIN, TestDb::existing(&url, Backend::Sqlite), FAST).await;
     let key = s.api_key("admin");
     let file = db_path.display().to_string();
-    let first = s.add_synced_registry(&key, "first", &reg.url).await;
-    assert_eq!(first["state"], "succeeded");
-    assert_eq!(
-        create_key(&s, &key, "before the disk filled")
-            .await
-            .status(),
-        201
-    );
-    let catalog_before = catalog(&s, &key).await;
-    assert!(!catalog_before.is_empty());
-    let keys_before = key_names(&s, &key).await;
-    let reg_id = first["registry_id"].as_str().unwrap().to_owned();
+    let Before {
+        reg_id,
+        catalog: catalog_before,
+        keys: keys_before,
+    } = before(&s, &key, &reg, "before the disk filled").await;
 
     // Everything committed so far goes into the main file and the WAL is emptied: from here on
     // each write needs new space.
@@ -1104,15 +1111,7 @@ async fn sqlite_disk_full_fails_writes_clearly_keeps_data_and_recovers_when_spac
         f.set_len(filled - 512 * 1024).unwrap();
     }
     reg.set_entries(registry::synthetic_entries(1498));
-    let sync = s
-        .call_json(
-            &key,
-            "POST",
-            &format!("/api/v1/registries/{reg_id}/sync?wait=true&mode=full"),
-            None,
-            200,
-        )
-        .await;
+    let sync = full_sync(&s, &key, &reg_id).await;
     assert_eq!(sync["state"], "failed", "{sync:#}");
     eprintln!("the sync on the full disk: {}", sync["error"]);
     let e = sync["error"].as_str().unwrap_or_default().to_lowercase();
@@ -1136,15 +1135,7 @@ async fn sqlite_disk_full_fails_writes_clearly_keeps_data_and_recovers_when_spac
             .status(),
         201
     );
-    let again = s
-        .call_json(
-            &key,
-            "POST",
-            &format!("/api/v1/registries/{reg_id}/sync?wait=true&mode=full"),
-            None,
-            200,
-        )
-        .await;
+    let again = full_sync(&s, &key, &reg_id).await;
     assert_eq!(again["state"], "succeeded", "{again:#}");
     let catalog_after = catalog(&s, &key).await;
     assert!(catalog_after.len() > catalog_before.len() * 10);
