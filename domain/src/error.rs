@@ -74,14 +74,6 @@ impl DomainError {
         }
     }
 
-    /// What kind of database failure this is (`None` when it is not one).
-    pub fn db_fault(&self) -> Option<DbFault> {
-        match self {
-            Self::Database(e) => Some(DbFault::of(e)),
-            _ => None,
-        }
-    }
-
     /// A 422 for `field`.
     pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
         Self::Invalid(FieldError {
