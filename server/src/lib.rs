@@ -5,6 +5,7 @@ pub mod cli;
 pub mod config;
 pub mod healthcheck;
 pub mod http;
+pub mod memory;
 pub mod otlp;
 pub mod secret_key;
 pub mod serve;

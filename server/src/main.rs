@@ -6,7 +6,7 @@ use clap::Parser;
 use server::{cli, config, telemetry};
 
 fn main() -> ExitCode {
-    limit_malloc_arenas();
+    tune_malloc();
     let args = cli::Cli::parse();
     let (config, layers) = match config::load(args.config.as_deref()) {
         Ok(loaded) => loaded,
@@ -39,17 +39,31 @@ fn main() -> ExitCode {
     }
 }
 
-/// glibc gives each thread that allocates under contention an arena of its own (up to 8 per
-/// core), and memory freed in one arena is not reused by another: with tokio's workers and
-/// the blocking pool that is several MiB of resident memory held for nothing. Two arenas keep
-/// allocation contention low on the request path (measured: same throughput) and RSS under
-/// load about 8 MiB lower (bench/RESULTS.md, "Side-by-side"). `MALLOC_ARENA_MAX` still wins.
-fn limit_malloc_arenas() {
+/// Tunes glibc's allocator for a long-running server (environment variables still win).
+///
+/// - Arenas: glibc gives each thread that allocates under contention an arena of its own (up
+///   to 8 per core), and memory freed in one arena is not reused by another: with tokio's
+///   workers and the blocking pool that is several MiB of resident memory held for nothing.
+///   Two arenas keep allocation contention low on the request path (measured: same
+///   throughput) and RSS under load about 8 MiB lower (bench/RESULTS.md, "Side-by-side").
+/// - mmap threshold: blocks above it get pages of their own, returned when freed. glibc raises
+///   the threshold to the size of any such block freed, and an argon2id password hash (a
+///   19 MiB block, at start for the initial admin and on every password login) would lift it
+///   to 19 MiB for good: from then on every large buffer (request bodies, sync pages, query
+///   results) comes from the heap, which fragments and stays resident. A fixed threshold (the
+///   default 128 KiB) keeps the heap small (bench/RESULTS.md, "Session 7").
+fn tune_malloc() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+    {
+        let unset = |name: &str| std::env::var_os(name).is_none();
         // SAFETY: mallopt only changes allocator parameters; called before any thread starts.
         unsafe {
-            libc::mallopt(libc::M_ARENA_MAX, 2);
+            if unset("MALLOC_ARENA_MAX") {
+                libc::mallopt(libc::M_ARENA_MAX, 2);
+            }
+            if unset("MALLOC_MMAP_THRESHOLD_") {
+                libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+            }
         }
     }
 }

@@ -58,7 +58,7 @@ pub async fn run(config: Config) -> Result<(), RunError> {
             None => None,
         },
     };
-    let app = http::router(state);
+    let app = http::router(state).layer(axum::middleware::from_fn(crate::memory::track));
 
     let listener = TcpListener::bind(config.listen)
         .await
@@ -71,6 +71,7 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     tracing::info!(addr = %addr, instance_id = %ctx.instance.id, "listening");
 
     let heartbeat = tokio::spawn(heartbeat(ctx.clone()));
+    let trimmer = tokio::spawn(crate::memory::trim_when_quiet());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let watcher = {
         let mut stop_rx = stop_tx.subscribe();
@@ -135,6 +136,7 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         tracing::warn!("pipeline runs did not stop within the grace period");
     }
     heartbeat.abort();
+    trimmer.abort();
     scheduler.abort();
     watcher.abort();
     // The minutes under way are written before the sessions end.

@@ -195,17 +195,37 @@ fn document_extractor_errors(openapi: &mut utoipa::openapi::OpenApi) {
     }
 }
 
+/// Where the OpenAPI document is served (the Swagger UI at `/api/v1/docs` reads it there).
+const OPENAPI_PATH: &str = "/api/v1/openapi.json";
+
+/// The OpenAPI document, serialized once at start: the Swagger UI crate would keep the
+/// document's tree (about 1.5 MiB of heap) and serialize it again on every request.
+fn openapi_json(openapi: &utoipa::openapi::OpenApi) -> axum::body::Bytes {
+    // Built from the routes' annotations: it always serializes (tests/http.rs reads it).
+    serde_json::to_vec(openapi)
+        .expect("the OpenAPI document serializes")
+        .into()
+}
+
 /// The whole application with every layer.
 pub fn router(state: AppState) -> Router {
     let (api, mut openapi) = documented();
     openapi.info.version = domain::VERSION.to_owned();
-    let docs =
-        utoipa_swagger_ui::SwaggerUi::new("/api/v1/docs").url("/api/v1/openapi.json", openapi);
+    let docs = utoipa_swagger_ui::SwaggerUi::new("/api/v1/docs")
+        .config(utoipa_swagger_ui::Config::from(OPENAPI_PATH));
+    let openapi = openapi_json(&openapi);
     // Fails the start when any route lacks an access rule (see access.rs).
     let _ = access::inventory();
     let routes = Router::new()
         .merge(api)
         .merge(docs)
+        .route(
+            OPENAPI_PATH,
+            axum::routing::get(move || {
+                let json = [(axum::http::header::CONTENT_TYPE, "application/json")];
+                std::future::ready((json, openapi.clone()))
+            }),
+        )
         .route(
             "/auth/login",
             axum::routing::post(auth::login).layer(rate_limit::login_layer(
