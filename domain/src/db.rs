@@ -157,9 +157,8 @@ pub enum ConnectError {
 }
 
 impl Database {
-    /// Opens a pool. SQLite gets WAL, foreign keys, a busy timeout, `synchronous=NORMAL`
-    /// (safe with WAL) and a small page cache per connection; the file and its directory are
-    /// created when missing.
+    /// Opens a pool. SQLite gets WAL, foreign keys, a busy timeout and `synchronous=NORMAL`
+    /// (safe with WAL); the file and its directory are created when missing.
     pub async fn connect(url: &DatabaseUrl, opts: &DbOptions) -> Result<Self, ConnectError> {
         let open_err = |source| ConnectError::Open {
             url: url.redacted(),
@@ -175,10 +174,9 @@ impl Database {
                     .synchronous(SqliteSynchronous::Normal)
                     .foreign_keys(true)
                     .busy_timeout(opts.busy_timeout)
-                    // Each pooled connection keeps its own page cache (2 MiB by default).
-                    // The operating system caches the file anyway, and catalog searches read
-                    // an in-memory index: 512 KiB each keeps a full pool's caches small.
-                    .pragma("cache_size", "-512")
+                    // Each pooled connection keeps its prepared statements (sqlx: up to 100,
+                    // several KiB each, for the life of the connection).
+                    .statement_cache_capacity(24)
                     .log_slow_statements(log::LevelFilter::Warn, slow);
                 if let Some(dir) = options.get_filename().parent() {
                     if !dir.as_os_str().is_empty() {

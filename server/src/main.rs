@@ -44,8 +44,8 @@ fn main() -> ExitCode {
 /// - Arenas: glibc gives each thread that allocates under contention an arena of its own (up
 ///   to 8 per core), and memory freed in one arena is not reused by another: with tokio's
 ///   workers and the blocking pool that is several MiB of resident memory held for nothing.
-///   Two arenas keep allocation contention low on the request path (measured: same
-///   throughput) and RSS under load about 8 MiB lower (bench/RESULTS.md, "Side-by-side").
+///   One arena: RSS under load 8 MiB lower than glibc's default and 2–3 MiB lower than two
+///   arenas, list throughput the same within noise (bench/RESULTS.md, "Side-by-side").
 /// - mmap threshold: blocks above it get pages of their own, returned when freed. glibc raises
 ///   the threshold to the size of any such block freed, and an argon2id password hash (a
 ///   19 MiB block, at start for the initial admin and on every password login) would lift it
@@ -59,7 +59,7 @@ fn tune_malloc() {
         // SAFETY: mallopt only changes allocator parameters; called before any thread starts.
         unsafe {
             if unset("MALLOC_ARENA_MAX") {
-                libc::mallopt(libc::M_ARENA_MAX, 2);
+                libc::mallopt(libc::M_ARENA_MAX, 1);
             }
             if unset("MALLOC_MMAP_THRESHOLD_") {
                 libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
