@@ -460,7 +460,7 @@ pub fn CatalogEntryView() -> impl IntoView {
 #[component]
 fn EntryDetail(
     v: CatalogVersion,
-    versions: crate::resource::Data<Result<Vec<VersionSummary>, ServerFnError>>,
+    versions: crate::resource::Data<Vec<VersionSummary>>,
 ) -> impl IntoView {
     let deployable = v.verdict.status != VerdictStatus::Unsupported;
     let deploy_href = format!(

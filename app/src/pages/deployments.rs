@@ -273,7 +273,7 @@ fn DeploySection(
     server: String,
     version: String,
     registry: String,
-    me: crate::resource::Data<Result<Option<Me>, ServerFnError>>,
+    me: crate::resource::Data<Option<Me>>,
 ) -> impl IntoView {
     let opt = |s: &str| Some(s.to_owned()).filter(|s| !s.trim().is_empty());
     let (version, registry) = (opt(&version), opt(&registry));
