@@ -1,13 +1,26 @@
 //! Server functions called by the dashboard. Each body is a thin adapter over `domain`: it
 //! takes the caller resolved by the HTTP layer (session cookie) and lets the service layer
 //! decide what that caller may do.
+//!
+//! Every one takes its arguments as JSON (`input = Json`), never URL-encoded: the browser then
+//! carries no form parser (`serde_qs`), and its forms read their fields themselves
+//! (`pages::ui::Fields`). Form-backed functions still take each field as the form's text and
+//! check it here.
 
-use leptos::prelude::*;
-use types::{ApiKeyInfo, AuditEvent, CreatedApiKey, Me, Page, Role, SystemInfo, UserInfo};
+use leptos::{prelude::*, server_fn::codec::Json};
+#[cfg(feature = "ssr")]
+use types::Role;
+use types::{ApiKeyInfo, AuditEvent, CreatedApiKey, Me, Page, SystemInfo, UserInfo};
 
 #[cfg(feature = "ssr")]
 mod ssr {
     use leptos::prelude::*;
+
+    /// The role a form names (a role's spelling, such as `operator`).
+    pub fn role(v: &str) -> Result<types::Role, ServerFnError> {
+        v.parse()
+            .map_err(|m| shown(domain::DomainError::invalid("role", m)))
+    }
 
     /// The service context and the caller of this request.
     pub fn service() -> Result<(domain::Ctx, domain::access::Caller), ServerFnError> {
@@ -49,7 +62,7 @@ mod ssr {
 }
 
 /// Version, database, uptime and counts for the Overview page.
-#[server(prefix = "/ui/fn", endpoint = "system_info", output = crate::resource::JsonOut)]
+#[server(prefix = "/ui/fn", endpoint = "system_info", input = Json, output = crate::resource::JsonOut)]
 pub async fn get_system_info() -> Result<SystemInfo, ServerFnError> {
     let (ctx, caller) = ssr::service()?;
     caller.require(Role::Viewer).map_err(ssr::shown)?;
@@ -57,13 +70,13 @@ pub async fn get_system_info() -> Result<SystemInfo, ServerFnError> {
 }
 
 /// What the sign-in page offers (the identity-provider button).
-#[server(prefix = "/ui/fn", endpoint = "sign_in_options", output = crate::resource::JsonOut)]
+#[server(prefix = "/ui/fn", endpoint = "sign_in_options", input = Json, output = crate::resource::JsonOut)]
 pub async fn sign_in_options() -> Result<types::SignInOptions, ServerFnError> {
     Ok(use_context::<types::SignInOptions>().unwrap_or_default())
 }
 
 /// The signed-in user, if any.
-#[server(prefix = "/ui/fn", endpoint = "whoami", output = crate::resource::JsonOut)]
+#[server(prefix = "/ui/fn", endpoint = "whoami", input = Json, output = crate::resource::JsonOut)]
 pub async fn whoami() -> Result<Option<Me>, ServerFnError> {
     let (_, caller) = ssr::service()?;
     Ok(caller.principal.map(|p| Me {
@@ -75,7 +88,7 @@ pub async fn whoami() -> Result<Option<Me>, ServerFnError> {
 }
 
 /// The caller's API keys (every key for admins).
-#[server(prefix = "/ui/fn", endpoint = "api_keys", output = crate::resource::JsonOut)]
+#[server(prefix = "/ui/fn", endpoint = "api_keys", input = Json, output = crate::resource::JsonOut)]
 pub async fn my_api_keys() -> Result<Vec<ApiKeyInfo>, ServerFnError> {
     let (ctx, caller) = ssr::service()?;
     domain::access::api_keys::list(&ctx, &caller)
@@ -84,13 +97,14 @@ pub async fn my_api_keys() -> Result<Vec<ApiKeyInfo>, ServerFnError> {
 }
 
 /// Creates an API key; `expires_in_days` is empty for no expiry.
-#[server(prefix = "/ui/fn", endpoint = "create_key", output = crate::resource::JsonOut)]
+#[server(prefix = "/ui/fn", endpoint = "create_key", input = Json, output = crate::resource::JsonOut)]
 pub async fn create_key(
     name: String,
-    role: Role,
+    role: String,
     expires_in_days: String,
 ) -> Result<CreatedApiKey, ServerFnError> {
     let (ctx, caller) = ssr::service()?;
+    let role = ssr::role(&role)?;
     let expires_at = match expires_in_days.trim() {
         "" => None,
         days => {
@@ -115,7 +129,7 @@ pub async fn create_key(
 }
 
 /// Revokes an API key.
-#[server(prefix = "/ui/fn", endpoint = "revoke_key", output = crate::resource::JsonOut)]
+#[server(prefix = "/ui/fn", endpoint = "revoke_key", input = Json, output = crate::resource::JsonOut)]
 pub async fn revoke_key(id: String) -> Result<ApiKeyInfo, ServerFnError> {
     let (ctx, caller) = ssr::service()?;
     domain::access::api_keys::revoke(&ctx, &caller, &id)
@@ -124,7 +138,7 @@ pub async fn revoke_key(id: String) -> Result<ApiKeyInfo, ServerFnError> {
 }
 
 /// Changes the signed-in user's password.
-#[server(prefix = "/ui/fn", endpoint = "change_password", output = crate::resource::JsonOut)]
+#[server(prefix = "/ui/fn", endpoint = "change_password", input = Json, output = crate::resource::JsonOut)]
 pub async fn change_my_password(
     current_password: String,
     new_password: String,
@@ -137,7 +151,7 @@ pub async fn change_my_password(
 }
 
 /// Every user (admins).
-#[server(prefix = "/ui/fn", endpoint = "users", output = crate::resource::JsonOut)]
+#[server(prefix = "/ui/fn", endpoint = "users", input = Json, output = crate::resource::JsonOut)]
 pub async fn all_users() -> Result<Vec<UserInfo>, ServerFnError> {
     let (ctx, caller) = ssr::service()?;
     domain::access::users::list(&ctx, &caller)
@@ -146,16 +160,16 @@ pub async fn all_users() -> Result<Vec<UserInfo>, ServerFnError> {
 }
 
 /// Sets a user's role and whether they may sign in (admins).
-#[server(prefix = "/ui/fn", endpoint = "update_user", output = crate::resource::JsonOut)]
+#[server(prefix = "/ui/fn", endpoint = "update_user", input = Json, output = crate::resource::JsonOut)]
 pub async fn update_user(
     id: String,
-    role: Role,
+    role: String,
     enabled: Option<String>,
 ) -> Result<UserInfo, ServerFnError> {
     let (ctx, caller) = ssr::service()?;
     // An unticked checkbox is absent from the form.
     let change = types::UpdateUser {
-        role: Some(role),
+        role: Some(ssr::role(&role)?),
         disabled: Some(enabled.is_none()),
     };
     domain::access::users::update(&ctx, &caller, &id, change)
@@ -164,7 +178,7 @@ pub async fn update_user(
 }
 
 /// A page of the audit log (admins).
-#[server(prefix = "/ui/fn", endpoint = "audit", output = crate::resource::JsonOut)]
+#[server(prefix = "/ui/fn", endpoint = "audit", input = Json, output = crate::resource::JsonOut)]
 pub async fn audit_page(cursor: Option<String>) -> Result<Page<AuditEvent>, ServerFnError> {
     let (ctx, caller) = ssr::service()?;
     let filter = domain::access::audit::Filter::default();
@@ -182,7 +196,7 @@ pub use sources::*;
 
 #[allow(clippy::too_many_arguments)]
 mod sources {
-    use leptos::prelude::*;
+    use leptos::{prelude::*, server_fn::codec::Json};
     use types::{CatalogPage, CatalogVersion, RegistryInfo, SyncDetail, SyncRun, VersionSummary};
     #[cfg(feature = "ssr")]
     use types::{RegistryKind, Role, VerdictStatus};
@@ -222,7 +236,7 @@ mod sources {
     }
 
     /// Every registry source (never its credential).
-    #[server(prefix = "/ui/fn", endpoint = "registries", output = crate::resource::JsonOut)]
+    #[server(prefix = "/ui/fn", endpoint = "registries", input = Json, output = crate::resource::JsonOut)]
     pub async fn registry_sources() -> Result<Vec<RegistryInfo>, ServerFnError> {
         let (ctx, caller) = ssr::service()?;
         domain::registries::list(&ctx, &caller)
@@ -232,7 +246,7 @@ mod sources {
 
     /// Adds a registry source (admins). Blank optional fields are absent; an unticked `enabled`
     /// box is absent from the form.
-    #[server(prefix = "/ui/fn", endpoint = "create_registry", output = crate::resource::JsonOut)]
+    #[server(prefix = "/ui/fn", endpoint = "create_registry", input = Json, output = crate::resource::JsonOut)]
     pub async fn add_registry(
         name: String,
         kind: String,
@@ -269,7 +283,7 @@ mod sources {
     /// Changes a registry source (admins): only the fields that differ from the stored ones are
     /// sent to the service layer (a changed API version starts the next sync from scratch). A
     /// blank credential keeps the stored one; `remove_auth` removes it.
-    #[server(prefix = "/ui/fn", endpoint = "update_registry", output = crate::resource::JsonOut)]
+    #[server(prefix = "/ui/fn", endpoint = "update_registry", input = Json, output = crate::resource::JsonOut)]
     pub async fn edit_registry(
         id: String,
         name: String,
@@ -326,7 +340,7 @@ mod sources {
     }
 
     /// Removes a registry source with its catalog entries and sync history (admins).
-    #[server(prefix = "/ui/fn", endpoint = "delete_registry", output = crate::resource::JsonOut)]
+    #[server(prefix = "/ui/fn", endpoint = "delete_registry", input = Json, output = crate::resource::JsonOut)]
     pub async fn remove_registry(id: String) -> Result<(), ServerFnError> {
         let (ctx, caller) = ssr::service()?;
         domain::registries::delete(&ctx, &caller, &id)
@@ -337,7 +351,7 @@ mod sources {
     /// Starts a sync (operators and admins) and answers at once with its record; the sync goes on
     /// in the background (follow it with [`registry_sync_detail`]). `mode`: `full`,
     /// `incremental`, or absent for the default.
-    #[server(prefix = "/ui/fn", endpoint = "sync_registry", output = crate::resource::JsonOut)]
+    #[server(prefix = "/ui/fn", endpoint = "sync_registry", input = Json, output = crate::resource::JsonOut)]
     pub async fn sync_registry_now(
         id: String,
         mode: Option<String>,
@@ -362,7 +376,7 @@ mod sources {
     }
 
     /// One sync with the reason for every skipped entry.
-    #[server(prefix = "/ui/fn", endpoint = "sync_detail", output = crate::resource::JsonOut)]
+    #[server(prefix = "/ui/fn", endpoint = "sync_detail", input = Json, output = crate::resource::JsonOut)]
     pub async fn registry_sync_detail(
         registry_id: String,
         sync_id: String,
@@ -378,7 +392,7 @@ mod sources {
 
     /// A page of the catalog (latest version of each server). Every filter is optional; blank is
     /// absent. `secrets`: `yes` or `no`; `sort`: `name` or `updated`.
-    #[server(prefix = "/ui/fn", endpoint = "catalog_search", output = crate::resource::JsonOut)]
+    #[server(prefix = "/ui/fn", endpoint = "catalog_search", input = Json, output = crate::resource::JsonOut)]
     pub async fn search_catalog(
         q: Option<String>,
         registry: Option<String>,
@@ -438,7 +452,7 @@ mod sources {
     }
 
     /// Every version of a server, newest first (`registry` narrows to one source).
-    #[server(prefix = "/ui/fn", endpoint = "catalog_versions", output = crate::resource::JsonOut)]
+    #[server(prefix = "/ui/fn", endpoint = "catalog_versions", input = Json, output = crate::resource::JsonOut)]
     pub async fn catalog_entry_versions(
         name: String,
         registry: Option<String>,
@@ -451,7 +465,7 @@ mod sources {
     }
 
     /// One version of a server in full; absent `version` is the latest.
-    #[server(prefix = "/ui/fn", endpoint = "catalog_version", output = crate::resource::JsonOut)]
+    #[server(prefix = "/ui/fn", endpoint = "catalog_version", input = Json, output = crate::resource::JsonOut)]
     pub async fn catalog_entry_version(
         name: String,
         version: Option<String>,
@@ -468,9 +482,8 @@ mod sources {
 
 // ---- Deployments --------------------------------------------------------------------------
 //
-// Their own module for the same reason as the registries'. `deploy` takes the whole request as
-// JSON (it nests a list of variables, which a URL-encoded form does not carry well); the others
-// are plain forms.
+// Their own module for the same reason as the registries'. `deploy` takes the whole request
+// (it nests a list of variables); the others take its id and a few fields.
 
 pub use deploys::*;
 
@@ -496,7 +509,7 @@ mod deploys {
     pub const DEFAULT_LOG_TAIL: u32 = 200;
 
     /// Every deployment, newest first; states as the watcher last saw them (every 2 s).
-    #[server(prefix = "/ui/fn", endpoint = "deployments", output = crate::resource::JsonOut)]
+    #[server(prefix = "/ui/fn", endpoint = "deployments", input = Json, output = crate::resource::JsonOut)]
     pub async fn list_deployments() -> Result<Vec<DeploymentInfo>, ServerFnError> {
         let (ctx, caller) = ssr::service()?;
         domain::deployments::list(&ctx, &caller)
@@ -505,7 +518,7 @@ mod deploys {
     }
 
     /// One deployment (secret values are never in it).
-    #[server(prefix = "/ui/fn", endpoint = "deployment", output = crate::resource::JsonOut)]
+    #[server(prefix = "/ui/fn", endpoint = "deployment", input = Json, output = crate::resource::JsonOut)]
     pub async fn get_deployment(id: String) -> Result<DeploymentInfo, ServerFnError> {
         let (ctx, caller) = ssr::service()?;
         domain::deployments::get(&ctx, &caller, id.trim())
@@ -527,7 +540,7 @@ mod deploys {
     }
 
     /// Stops a deployment (operators).
-    #[server(prefix = "/ui/fn", endpoint = "stop_deployment", output = crate::resource::JsonOut)]
+    #[server(prefix = "/ui/fn", endpoint = "stop_deployment", input = Json, output = crate::resource::JsonOut)]
     pub async fn stop_deployment(id: String) -> Result<DeploymentInfo, ServerFnError> {
         let (ctx, caller) = ssr::service()?;
         domain::deployments::stop(&ctx, &caller, id.trim())
@@ -537,7 +550,7 @@ mod deploys {
 
     /// Starts a stopped, failed or exited deployment (operators); answers when the start has
     /// ended (running, or failed with its reason).
-    #[server(prefix = "/ui/fn", endpoint = "start_deployment", output = crate::resource::JsonOut)]
+    #[server(prefix = "/ui/fn", endpoint = "start_deployment", input = Json, output = crate::resource::JsonOut)]
     pub async fn start_deployment(id: String) -> Result<DeploymentInfo, ServerFnError> {
         let (ctx, caller) = ssr::service()?;
         domain::deployments::start(&ctx, &caller, id.trim(), false)
@@ -546,7 +559,7 @@ mod deploys {
     }
 
     /// Stops a deployment and starts it anew (operators); answers when the start has ended.
-    #[server(prefix = "/ui/fn", endpoint = "restart_deployment", output = crate::resource::JsonOut)]
+    #[server(prefix = "/ui/fn", endpoint = "restart_deployment", input = Json, output = crate::resource::JsonOut)]
     pub async fn restart_deployment(id: String) -> Result<DeploymentInfo, ServerFnError> {
         let (ctx, caller) = ssr::service()?;
         domain::deployments::start(&ctx, &caller, id.trim(), true)
@@ -556,7 +569,7 @@ mod deploys {
 
     /// Deletes a deployment: stops it, removes its container or process, secrets and record
     /// (operators).
-    #[server(prefix = "/ui/fn", endpoint = "delete_deployment", output = crate::resource::JsonOut)]
+    #[server(prefix = "/ui/fn", endpoint = "delete_deployment", input = Json, output = crate::resource::JsonOut)]
     pub async fn delete_deployment(id: String) -> Result<(), ServerFnError> {
         let (ctx, caller) = ssr::service()?;
         domain::deployments::delete(&ctx, &caller, id.trim())
@@ -566,7 +579,7 @@ mod deploys {
 
     /// Tools, resources and prompts as discovered at the last start; `None` while the
     /// deployment has never been discovered (starting for the first time, or failed).
-    #[server(prefix = "/ui/fn", endpoint = "deployment_capabilities", output = crate::resource::JsonOut)]
+    #[server(prefix = "/ui/fn", endpoint = "deployment_capabilities", input = Json, output = crate::resource::JsonOut)]
     pub async fn deployment_capabilities(
         id: String,
     ) -> Result<Option<Capabilities>, ServerFnError> {
@@ -582,7 +595,7 @@ mod deploys {
     /// Calls a tool of a running deployment (operators). `arguments` is the arguments object
     /// as JSON text (blank is `{}`); anything but a JSON object is refused (422) before the
     /// service layer checks it against the tool's input schema.
-    #[server(prefix = "/ui/fn", endpoint = "call_tool", output = crate::resource::JsonOut)]
+    #[server(prefix = "/ui/fn", endpoint = "call_tool", input = Json, output = crate::resource::JsonOut)]
     pub async fn call_deployment_tool(
         id: String,
         tool: String,
@@ -622,7 +635,7 @@ mod deploys {
 
     /// The last `tail` log lines of a deployment, oldest first (default
     /// [`DEFAULT_LOG_TAIL`]; the service layer caps it).
-    #[server(prefix = "/ui/fn", endpoint = "deployment_logs", output = crate::resource::JsonOut)]
+    #[server(prefix = "/ui/fn", endpoint = "deployment_logs", input = Json, output = crate::resource::JsonOut)]
     pub async fn deployment_logs(
         id: String,
         tail: Option<u32>,
@@ -644,8 +657,8 @@ mod deploys {
 
 // ---- Pipeline runs -------------------------------------------------------------------------
 //
-// `create_pipeline_run` takes the deploy form's request as JSON, like `deploy`; the others are
-// plain forms.
+// `create_pipeline_run` takes the deploy form's request, like `deploy`; the others take a run's
+// id or the list's filters.
 
 pub use runs::*;
 
@@ -662,7 +675,7 @@ mod runs {
     /// A page of runs, newest first (steps without their logs). Every filter is optional and
     /// blank is absent: `state` is a run state; `server` and `created_by` are exact names;
     /// `since` is a day (`2026-11-21`, from midnight UTC) or an RFC 3339 time.
-    #[server(prefix = "/ui/fn", endpoint = "pipeline_runs", output = crate::resource::JsonOut)]
+    #[server(prefix = "/ui/fn", endpoint = "pipeline_runs", input = Json, output = crate::resource::JsonOut)]
     pub async fn pipeline_runs(
         state: Option<String>,
         server: Option<String>,
@@ -717,7 +730,7 @@ mod runs {
     }
 
     /// One run with its steps and their logs.
-    #[server(prefix = "/ui/fn", endpoint = "pipeline_run", output = crate::resource::JsonOut)]
+    #[server(prefix = "/ui/fn", endpoint = "pipeline_run", input = Json, output = crate::resource::JsonOut)]
     pub async fn pipeline_run(id: String) -> Result<RunInfo, ServerFnError> {
         let (ctx, caller) = ssr::service()?;
         domain::pipeline::get(&ctx, &caller, id.trim())
@@ -738,7 +751,7 @@ mod runs {
 
     /// Cancels a queued or running run (operators); a running one is rolled back by its
     /// worker.
-    #[server(prefix = "/ui/fn", endpoint = "cancel_pipeline_run", output = crate::resource::JsonOut)]
+    #[server(prefix = "/ui/fn", endpoint = "cancel_pipeline_run", input = Json, output = crate::resource::JsonOut)]
     pub async fn cancel_pipeline_run(id: String) -> Result<RunInfo, ServerFnError> {
         let (ctx, caller) = ssr::service()?;
         domain::pipeline::cancel(&ctx, &caller, id.trim())
@@ -747,7 +760,7 @@ mod runs {
     }
 
     /// Queues a failed or cancelled run again from its failed step (operators).
-    #[server(prefix = "/ui/fn", endpoint = "retry_pipeline_run", output = crate::resource::JsonOut)]
+    #[server(prefix = "/ui/fn", endpoint = "retry_pipeline_run", input = Json, output = crate::resource::JsonOut)]
     pub async fn retry_pipeline_run(id: String) -> Result<RunInfo, ServerFnError> {
         let (ctx, caller) = ssr::service()?;
         domain::pipeline::retry(&ctx, &caller, id.trim())
@@ -756,7 +769,7 @@ mod runs {
     }
 
     /// Starts a new run with the same request as an ended one (operators).
-    #[server(prefix = "/ui/fn", endpoint = "rerun_pipeline_run", output = crate::resource::JsonOut)]
+    #[server(prefix = "/ui/fn", endpoint = "rerun_pipeline_run", input = Json, output = crate::resource::JsonOut)]
     pub async fn rerun_pipeline_run(id: String) -> Result<RunInfo, ServerFnError> {
         let (ctx, caller) = ssr::service()?;
         domain::pipeline::rerun(&ctx, &caller, id.trim())
@@ -770,7 +783,7 @@ mod runs {
 pub use health::*;
 
 mod health {
-    use leptos::prelude::*;
+    use leptos::{prelude::*, server_fn::codec::Json};
     use types::{HealthEvent, HealthHistory, HealthView};
 
     #[cfg(feature = "ssr")]
@@ -782,7 +795,7 @@ mod health {
     pub const EVENTS_SHOWN: u64 = 50;
 
     /// Every deployment's health, 24-hour uptime, breakers, restarts and the latest incidents.
-    #[server(prefix = "/ui/fn", endpoint = "fleet_health", output = crate::resource::JsonOut)]
+    #[server(prefix = "/ui/fn", endpoint = "fleet_health", input = Json, output = crate::resource::JsonOut)]
     pub async fn fleet_health() -> Result<types::FleetHealth, ServerFnError> {
         let (ctx, caller) = ssr::service()?;
         domain::monitor::history::fleet(&ctx, &caller)
@@ -792,7 +805,7 @@ mod health {
 
     /// A deployment's checks of the last `hours` hours (1 to [`HISTORY_MAX_HOURS`]), oldest
     /// first, with its uptime over them.
-    #[server(prefix = "/ui/fn", endpoint = "deployment_health_history", output = crate::resource::JsonOut)]
+    #[server(prefix = "/ui/fn", endpoint = "deployment_health_history", input = Json, output = crate::resource::JsonOut)]
     pub async fn deployment_health_history(
         id: String,
         hours: u32,
@@ -806,7 +819,7 @@ mod health {
     }
 
     /// A deployment's latest health events, newest first.
-    #[server(prefix = "/ui/fn", endpoint = "deployment_health_events", output = crate::resource::JsonOut)]
+    #[server(prefix = "/ui/fn", endpoint = "deployment_health_events", input = Json, output = crate::resource::JsonOut)]
     pub async fn deployment_health_events(id: String) -> Result<Vec<HealthEvent>, ServerFnError> {
         let (ctx, caller) = ssr::service()?;
         domain::monitor::history::events(&ctx, &caller, Some(id.trim()), EVENTS_SHOWN)
@@ -815,7 +828,7 @@ mod health {
     }
 
     /// Checks a deployment at once (operators) and answers with its health.
-    #[server(prefix = "/ui/fn", endpoint = "recheck_deployment", output = crate::resource::JsonOut)]
+    #[server(prefix = "/ui/fn", endpoint = "recheck_deployment", input = Json, output = crate::resource::JsonOut)]
     pub async fn recheck_deployment(id: String) -> Result<HealthView, ServerFnError> {
         let (ctx, caller) = ssr::service()?;
         domain::monitor::recheck(&ctx, &caller, id.trim())
@@ -825,7 +838,7 @@ mod health {
 
     /// This instance in detail (database, Docker engine, workers, queue, CPU, memory, threads);
     /// `None` for callers who are not admins (the page then leaves the panel out).
-    #[server(prefix = "/ui/fn", endpoint = "system_health", output = crate::resource::JsonOut)]
+    #[server(prefix = "/ui/fn", endpoint = "system_health", input = Json, output = crate::resource::JsonOut)]
     pub async fn system_health() -> Result<Option<types::SystemHealth>, ServerFnError> {
         let (ctx, caller) = ssr::service()?;
         caller.require(types::Role::Viewer).map_err(ssr::shown)?;

@@ -86,3 +86,17 @@ test('unknown paths get the 404 page; the skip link reaches main', async ({ page
   const skip = page.getByRole('link', { name: 'Skip to content' });
   await expect(skip).toBeFocused();
 });
+
+test('forms submitted through the WASM wait for it: disabled until the page is hydrated', async ({ page }) => {
+  await signIn(page, '/settings/account');
+  // The page's scripts run, but the WASM never arrives: the state of a slow first load.
+  await page.route('**/*.wasm', (route) => route.abort());
+  await page.goto('/settings/account');
+  await expect(page.getByRole('button', { name: 'Change password' })).toBeDisabled();
+  await page.goto('/settings/api-keys');
+  await expect(page.getByRole('button', { name: 'Create key' })).toBeDisabled();
+  await page.unroute('**/*.wasm');
+  await page.goto('/settings/api-keys');
+  await hydrated(page);
+  await expect(page.getByRole('button', { name: 'Create key' })).toBeEnabled();
+});

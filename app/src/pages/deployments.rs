@@ -24,9 +24,7 @@ use types::{
 
 use super::{
     catalog::with_placeholders,
-    health::{
-        breaker_badge, chart_href, event_change, event_kind, health_badge, health_label, latency,
-    },
+    health::{breaker_badge, chart_href, event_change, event_kind, health_badge, latency},
     runs::run_href,
     ui::{alert, error_text, BUTTON, BUTTON_QUIET, CARD, CHIP, INPUT, LINK},
 };
@@ -365,8 +363,7 @@ fn arg_lines(text: &str) -> Vec<String> {
 fn DeployForm(v: CatalogVersion) -> impl IntoView {
     let navigate = use_navigate();
     // Submitting needs the WASM side (the request is built here); until then the button waits.
-    let ready = RwSignal::new(false);
-    Effect::new(move |_| ready.set(true));
+    let ready = super::ui::hydrated();
 
     let packages = StoredValue::new(v.packages.clone());
     let first = v
@@ -1269,7 +1266,7 @@ fn HealthPanel(live: Live, operator: bool) -> impl IntoView {
                     let mut text = format!(
                         "Checked at {}: {}",
                         v.checked_at.map(format::clock).unwrap_or_default(),
-                        health_label(v.status).to_lowercase()
+                        v.status.as_str()
                     );
                     match (&v.reason, v.latency_ms) {
                         (Some(r), _) if v.status != types::Health::Healthy => {
@@ -1646,8 +1643,7 @@ fn ToolRunner(tool: ToolInfo, id: String) -> impl IntoView {
     let tried = RwSignal::new(false);
     let calling = RwSignal::new(false);
     let result = RwSignal::new(None::<Result<ToolResult, String>>);
-    let ready = RwSignal::new(false);
-    Effect::new(move |_| ready.set(true));
+    let ready = super::ui::hydrated();
 
     // A field's problem, once the operator typed in it or tried to call.
     let problem = move |i: Option<usize>| {

@@ -7,11 +7,11 @@ use std::{
     time::Duration,
 };
 
-use leptos::{prelude::*, task::spawn_local};
+use leptos::{ev::SubmitEvent, prelude::*, task::spawn_local};
 use leptos_meta::Title;
 use types::{ApiVersion, RegistryInfo, RegistryKind, Role, SyncDetail, SyncRun, SyncState};
 
-use super::ui::{alert, error_text, BUTTON, BUTTON_DANGER, BUTTON_QUIET, CARD, INPUT};
+use super::ui::{alert, error_text, Fields, BUTTON, BUTTON_DANGER, BUTTON_QUIET, CARD, INPUT};
 use crate::{
     api::{
         registry_sources, registry_sync_detail, sync_registry_now, whoami, AddRegistry,
@@ -217,6 +217,7 @@ const INTERVAL_HELP: &str = "Empty or 0: manual syncs only; otherwise at least 6
 /// The "Add a registry" form (admins).
 #[component]
 fn AddForm(add: ServerAction<AddRegistry>) -> impl IntoView {
+    let ready = super::ui::hydrated();
     let kind = RwSignal::new(RegistryKind::McpRegistry);
     let form = NodeRef::<leptos::html::Form>::new();
     Effect::new(move |_| {
@@ -227,10 +228,23 @@ fn AddForm(add: ServerAction<AddRegistry>) -> impl IntoView {
             kind.set(RegistryKind::McpRegistry);
         }
     });
+    let on_submit = move |ev: SubmitEvent| {
+        let f = Fields::of(&ev);
+        add.dispatch(AddRegistry {
+            name: f.text("name"),
+            kind: f.text("kind"),
+            url: f.text("url"),
+            api_version: f.get("api_version"),
+            auth_header_name: f.get("auth_header_name"),
+            auth_value: f.get("auth_value"),
+            sync_interval_secs: f.get("sync_interval_secs"),
+            enabled: f.get("enabled"),
+        });
+    };
     view! {
         <section aria-labelledby="add-heading" class=format!("mt-8 max-w-3xl {CARD}")>
             <h2 id="add-heading" class="text-lg font-medium">"Add a registry"</h2>
-            <ActionForm action=add node_ref=form attr:class="mt-3 grid gap-4 sm:grid-cols-2">
+            <form method="post" node_ref=form class="mt-3 grid gap-4 sm:grid-cols-2" on:submit=on_submit>
                 <div>
                     <label for="add-name" class="block text-sm font-medium">"Name"</label>
                     <input id="add-name" name="name" type="text" required maxlength="64" class=INPUT />
@@ -286,9 +300,9 @@ fn AddForm(add: ServerAction<AddRegistry>) -> impl IntoView {
                     <label for="add-enabled" class="text-sm">"Enabled (scheduled syncs run)"</label>
                 </div>
                 <div class="sm:col-span-2">
-                    <button type="submit" class=BUTTON disabled=move || add.pending().get()>"Add registry"</button>
+                    <button type="submit" class=BUTTON disabled=move || !ready.get() || add.pending().get()>"Add registry"</button>
                 </div>
-            </ActionForm>
+            </form>
             {move || add.value().get().map(|r| match r {
                 Ok(reg) => view! {
                     <p role="status" class="mt-3 text-sm text-green-800">
@@ -644,6 +658,7 @@ fn Skipped(registry_id: String, run: Memo<Option<SyncRun>>, live: Live) -> impl 
 #[component]
 fn EditForm(reg: RegistryInfo, editing: RwSignal<bool>, live: Live) -> impl IntoView {
     let edit = ServerAction::<EditRegistry>::new();
+    let ready = super::ui::hydrated();
     {
         let id = reg.id.clone();
         Effect::new(move |_| {
@@ -653,6 +668,23 @@ fn EditForm(reg: RegistryInfo, editing: RwSignal<bool>, live: Live) -> impl Into
             }
         });
     }
+    let on_submit = {
+        let id = reg.id.clone();
+        move |ev: SubmitEvent| {
+            let f = Fields::of(&ev);
+            edit.dispatch(EditRegistry {
+                id: id.clone(),
+                name: f.text("name"),
+                url: f.text("url"),
+                api_version: f.get("api_version"),
+                auth_header_name: f.get("auth_header_name"),
+                auth_value: f.get("auth_value"),
+                remove_auth: f.get("remove_auth"),
+                sync_interval_secs: f.get("sync_interval_secs"),
+                enabled: f.get("enabled"),
+            });
+        }
+    };
     let rid = reg.id.clone();
     let f = move |field: &str| format!("edit-{rid}-{field}");
     let api = reg.api_version.unwrap_or_default();
@@ -660,8 +692,7 @@ fn EditForm(reg: RegistryInfo, editing: RwSignal<bool>, live: Live) -> impl Into
     view! {
         <div class="mt-4 border-t border-slate-200 pt-4">
             <h4 class="text-sm font-semibold">{format!("Edit {}", reg.name)}</h4>
-            <ActionForm action=edit attr:class="mt-2 grid gap-4 sm:grid-cols-2">
-                <input type="hidden" name="id" value=reg.id.clone() />
+            <form method="post" class="mt-2 grid gap-4 sm:grid-cols-2" on:submit=on_submit>
                 <div>
                     <label for=f("name") class="block text-sm font-medium">"Name"</label>
                     <input id=f("name") name="name" type="text" required maxlength="64" value=reg.name.clone() class=INPUT />
@@ -716,10 +747,10 @@ fn EditForm(reg: RegistryInfo, editing: RwSignal<bool>, live: Live) -> impl Into
                     <label for=f("enabled") class="text-sm">"Enabled (scheduled syncs run)"</label>
                 </div>
                 <div class="flex gap-2 sm:col-span-2">
-                    <button type="submit" class=BUTTON disabled=move || edit.pending().get()>"Save changes"</button>
+                    <button type="submit" class=BUTTON disabled=move || !ready.get() || edit.pending().get()>"Save changes"</button>
                     <button type="button" class=BUTTON_QUIET on:click=move |_| editing.set(false)>"Cancel"</button>
                 </div>
-            </ActionForm>
+            </form>
             {move || edit.value().get().and_then(Result::err).map(|e| alert(error_text(&e)))}
         </div>
     }

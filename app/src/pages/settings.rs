@@ -1,9 +1,10 @@
 //! Settings: the index, Account (password), API keys, Users and the Audit log.
 
-use leptos::prelude::*;
+use leptos::{ev::SubmitEvent, prelude::*};
 use leptos_meta::Title;
 use types::Role;
 
+use super::ui::{hydrated, Fields};
 use crate::api::{
     all_users, audit_page, my_api_keys, ChangeMyPassword, CreateKey, RevokeKey, UpdateUser,
 };
@@ -67,12 +68,20 @@ pub fn SettingsIndex() -> impl IntoView {
 #[component]
 pub fn Account() -> impl IntoView {
     let change = ServerAction::<ChangeMyPassword>::new();
+    let ready = hydrated();
+    let on_submit = move |ev: SubmitEvent| {
+        let f = Fields::of(&ev);
+        change.dispatch(ChangeMyPassword {
+            current_password: f.text("current_password"),
+            new_password: f.text("new_password"),
+        });
+    };
     view! {
         <Title text="Account" />
         <h1 class="text-2xl font-semibold">"Account"</h1>
         <section class="mt-4 max-w-md rounded-lg bg-white p-4 shadow-sm ring-1 ring-slate-200" aria-labelledby="pw-heading">
             <h2 id="pw-heading" class="text-lg font-medium">"Change password"</h2>
-            <ActionForm action=change attr:class="mt-3 space-y-3">
+            <form method="post" class="mt-3 space-y-3" on:submit=on_submit>
                 <div>
                     <label for="current_password" class="block text-sm font-medium">"Current password"</label>
                     <input id="current_password" name="current_password" type="password" required autocomplete="current-password" class=INPUT />
@@ -81,8 +90,8 @@ pub fn Account() -> impl IntoView {
                     <label for="new_password" class="block text-sm font-medium">"New password (at least 12 characters)"</label>
                     <input id="new_password" name="new_password" type="password" required minlength="12" autocomplete="new-password" class=INPUT />
                 </div>
-                <button type="submit" class=BUTTON>"Change password"</button>
-            </ActionForm>
+                <button type="submit" class=BUTTON disabled=move || !ready.get()>"Change password"</button>
+            </form>
             {move || {
                 change.value().get().map(|r| match r {
                     Ok(()) => view! { <p role="status" class="mt-3 text-sm text-green-800">"Password changed."</p> }.into_any(),
@@ -98,6 +107,15 @@ pub fn Account() -> impl IntoView {
 pub fn ApiKeys() -> impl IntoView {
     let create = ServerAction::<CreateKey>::new();
     let revoke = ServerAction::<RevokeKey>::new();
+    let ready = hydrated();
+    let on_create = move |ev: SubmitEvent| {
+        let f = Fields::of(&ev);
+        create.dispatch(CreateKey {
+            name: f.text("name"),
+            role: f.text("role"),
+            expires_in_days: f.text("expires_in_days"),
+        });
+    };
     let keys = crate::resource::resource(
         move || (create.version().get(), revoke.version().get()),
         |_| my_api_keys(),
@@ -108,7 +126,7 @@ pub fn ApiKeys() -> impl IntoView {
         <p class="mt-1 text-sm text-slate-600">"Send a key as " <code>"Authorization: Bearer mcpo_…"</code> " to " <code>"/api/v1"</code> "."</p>
         <section class="mt-4 max-w-xl rounded-lg bg-white p-4 shadow-sm ring-1 ring-slate-200" aria-labelledby="new-key">
             <h2 id="new-key" class="text-lg font-medium">"New key"</h2>
-            <ActionForm action=create attr:class="mt-3 grid gap-3 sm:grid-cols-3">
+            <form method="post" class="mt-3 grid gap-3 sm:grid-cols-3" on:submit=on_create>
                 <div class="sm:col-span-3">
                     <label for="key-name" class="block text-sm font-medium">"Name"</label>
                     <input id="key-name" name="name" type="text" required maxlength="100" class=INPUT />
@@ -124,9 +142,9 @@ pub fn ApiKeys() -> impl IntoView {
                     <input id="key-expiry" name="expires_in_days" type="number" min="1" max="3650" placeholder="never" class=INPUT />
                 </div>
                 <div class="flex items-end">
-                    <button type="submit" class=BUTTON>"Create key"</button>
+                    <button type="submit" class=BUTTON disabled=move || !ready.get()>"Create key"</button>
                 </div>
-            </ActionForm>
+            </form>
             {move || {
                 create.value().get().map(|r| match r {
                     Ok(created) => view! {
@@ -165,11 +183,15 @@ pub fn ApiKeys() -> impl IntoView {
                                             {if revoked {
                                                 view! { <span class="text-slate-500">"revoked"</span> }.into_any()
                                             } else {
+                                                let id = k.id.clone();
+                                                let on_revoke = move |ev: SubmitEvent| {
+                                                    ev.prevent_default();
+                                                    revoke.dispatch(RevokeKey { id: id.clone() });
+                                                };
                                                 view! {
-                                                    <ActionForm action=revoke>
-                                                        <input type="hidden" name="id" value=k.id.clone() />
-                                                        <button type="submit" class="rounded px-2 py-1 text-red-700 ring-1 ring-red-300 hover:bg-red-50" aria-label=format!("Revoke {}", k.name)>"Revoke"</button>
-                                                    </ActionForm>
+                                                    <form method="post" on:submit=on_revoke>
+                                                        <button type="submit" class="rounded px-2 py-1 text-red-700 ring-1 ring-red-300 hover:bg-red-50" disabled=move || !ready.get() aria-label=format!("Revoke {}", k.name)>"Revoke"</button>
+                                                    </form>
                                                 }.into_any()
                                             }}
                                         </td>
@@ -188,6 +210,7 @@ pub fn ApiKeys() -> impl IntoView {
 #[component]
 pub fn Users() -> impl IntoView {
     let update = ServerAction::<UpdateUser>::new();
+    let ready = hydrated();
     let users = crate::resource::resource(move || update.version().get(), |_| all_users());
     view! {
         <Title text="Users" />
@@ -211,13 +234,20 @@ pub fn Users() -> impl IntoView {
                                 let (id, name) = (u.id.clone(), u.username.clone());
                                 let (role_id, role_label, save_label) =
                                     (format!("role-{id}"), format!("Role of {name}"), format!("Save {name}"));
+                                let on_save = move |ev: SubmitEvent| {
+                                    let f = Fields::of(&ev);
+                                    update.dispatch(UpdateUser {
+                                        id: id.clone(),
+                                        role: f.text("role"),
+                                        enabled: f.get("enabled"),
+                                    });
+                                };
                                 view! {
                                     <tr class="border-b" data-user=name.clone()>
                                         <td class="py-2">{name.clone()}</td><td>{u.provider}</td>
                                         <td>{when(u.last_login_at)}</td>
                                         <td>
-                                            <ActionForm action=update attr:class="flex flex-wrap items-center gap-2">
-                                                <input type="hidden" name="id" value=id.clone() />
+                                            <form method="post" class="flex flex-wrap items-center gap-2" on:submit=on_save>
                                                 <label class="sr-only" for=role_id.clone()>{role_label}</label>
                                                 <select id=role_id name="role" class="rounded border border-slate-300 px-2 py-1">
                                                     {Role::ALL.into_iter().map(|r| view! { <option value=r.as_str() selected=r == current>{r.as_str()}</option> }).collect_view()}
@@ -226,8 +256,8 @@ pub fn Users() -> impl IntoView {
                                                     <input type="checkbox" name="enabled" value="on" checked=!u.disabled />
                                                     "may sign in"
                                                 </label>
-                                                <button type="submit" class="rounded px-2 py-1 ring-1 ring-slate-300 hover:bg-slate-50" aria-label=save_label>"Save"</button>
-                                            </ActionForm>
+                                                <button type="submit" class="rounded px-2 py-1 ring-1 ring-slate-300 hover:bg-slate-50" disabled=move || !ready.get() aria-label=save_label>"Save"</button>
+                                            </form>
                                         </td>
                                     </tr>
                                 }

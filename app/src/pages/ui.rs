@@ -1,6 +1,6 @@
-//! Small pieces shared by the registry and catalog pages.
+//! Small pieces shared by the registry, catalog and settings pages.
 
-use leptos::prelude::*;
+use leptos::{ev::SubmitEvent, prelude::*, wasm_bindgen::JsCast, web_sys};
 use types::VerdictStatus;
 
 pub const INPUT: &str = "mt-1 block w-full rounded border border-slate-300 bg-white px-3 py-2 text-sm focus-visible:outline-2 focus-visible:outline-indigo-600";
@@ -17,6 +17,42 @@ pub fn error_text(e: &ServerFnError) -> String {
     match e {
         ServerFnError::ServerError(m) => m.clone(),
         other => other.to_string(),
+    }
+}
+
+/// `false` in the server-rendered page, `true` once the WASM has taken over. Forms submitted
+/// through a handler keep their button disabled until then: submitted by the browser itself,
+/// they would post to (or put their fields in the URL of) a page that cannot take them.
+pub fn hydrated() -> RwSignal<bool> {
+    let ready = RwSignal::new(false);
+    Effect::new(move |_| ready.set(true));
+    ready
+}
+
+/// The fields of a submitted form by name, as the browser would send them (unticked boxes and
+/// disabled fields are absent). Forms hand them to their server action as JSON: Leptos'
+/// `ActionForm` would bring a URL-encoded form parser (`serde_qs`) into the WASM.
+pub struct Fields(Option<web_sys::FormData>);
+
+impl Fields {
+    /// Stops the browser's own submission of the form and reads its fields.
+    pub fn of(ev: &SubmitEvent) -> Self {
+        ev.prevent_default();
+        Self(
+            ev.target()
+                .and_then(|t| t.dyn_into::<web_sys::HtmlFormElement>().ok())
+                .and_then(|form| web_sys::FormData::new_with_form(&form).ok()),
+        )
+    }
+
+    /// A field's value; `None` when the form does not send it.
+    pub fn get(&self, name: &str) -> Option<String> {
+        self.0.as_ref().and_then(|d| d.get(name).as_string())
+    }
+
+    /// A field's value; empty when the form does not send it.
+    pub fn text(&self, name: &str) -> String {
+        self.get(name).unwrap_or_default()
     }
 }
 
