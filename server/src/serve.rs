@@ -58,7 +58,7 @@ pub async fn run(config: Config) -> Result<(), RunError> {
             None => None,
         },
     };
-    let app = http::router(state).layer(axum::middleware::from_fn(crate::memory::track));
+    let app = http::router(state);
 
     let listener = TcpListener::bind(config.listen)
         .await

@@ -41,6 +41,7 @@ pub async fn request_context(
     next: Next,
 ) -> Response {
     let start = Instant::now();
+    crate::memory::touch();
     let id = accept_or_make(req.headers().get(&X_REQUEST_ID));
     let route = req
         .extensions()
@@ -50,6 +51,7 @@ pub async fn request_context(
     req.extensions_mut().insert(RequestId(id.clone()));
     let span = tracing::info_span!("request", request_id = %id, method = %method, route = %route);
     let mut res = next.run(req).instrument(span.clone()).await;
+    crate::memory::touch();
     let elapsed = start.elapsed();
     let status = res.status();
     state.metrics.observe_http(&route, &method, status, elapsed);
