@@ -81,6 +81,9 @@ def docker_ready(image: str) -> bool:
 
 def make_run(api: Api, docker: bool) -> tuple[str, str]:
     """(run id, final state) of one pipeline run of the deployable entry."""
+    if not docker:
+        raise SystemExit("the run page needs a Docker engine with the test image: start one first "
+                         "(eval \"$(scripts/test-services.sh start)\" sets DOCKER_HOST)")
     run = api.ok("POST", "/api/v1/pipeline-runs", {"server": DEPLOYABLE, "runtime": "docker"})
     deadline = time.time() + 180
     while time.time() < deadline:

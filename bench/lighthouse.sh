@@ -8,9 +8,10 @@
 # Builds the release site with cargo-leptos, precompressed, into its own site root
 # (MCPO_BENCH_SITE_ROOT, default target/site-release, so a debug site in target/site is left
 # alone) plus the test registry and image tool; MCPO_BENCH_NO_BUILD=1 skips that. Lighthouse
-# is installed once under ~/.cache/mcp-orchestrator/lighthouse (MCPO_LIGHTHOUSE_DIR). A Docker
-# engine (DOCKER_HOST) is used for the pipeline run when there is one; without it the run
-# fails fast, which still gives a run page. Extra arguments go to bench/lighthouse.py (e.g. --keep).
+# is installed once under ~/.cache/mcp-orchestrator/lighthouse (MCPO_LIGHTHOUSE_DIR). The run
+# page needs a pipeline run, and the test entry deploys to Docker: start an engine first
+# (`eval "$(scripts/test-services.sh start)"` sets DOCKER_HOST). Extra arguments go to
+# bench/lighthouse.py (e.g. --keep).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TARGET="${CARGO_TARGET_DIR:-target}"
