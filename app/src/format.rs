@@ -95,9 +95,10 @@ pub fn millis(ms: f64) -> String {
 
 /// `v` with `decimals` digits after the point (at most 6): what `format!("{v:.2}")` writes
 /// (up to the last digit of an exact tie, rounded here half away from zero), done with
-/// integer arithmetic. Rust's float formatting (Grisu and
-/// Dragon4 with their tables) is some 20 KB of WASM the dashboard does not need. Values too
-/// large for an `i64` once scaled, and NaN, come out as zero; callers pass finite, clamped values.
+/// integer arithmetic, so the dashboard's own formatting does not call Rust's float formatter
+/// (Grisu and Dragon4 with their tables; library code in the WASM still keeps one copy).
+/// Values too large for an `i64` once scaled, and NaN, come out as zero; callers pass finite,
+/// clamped values.
 pub fn fixed(v: f64, decimals: u32) -> String {
     let decimals = decimals.min(6);
     let scale = 10u64.pow(decimals);

@@ -44,8 +44,8 @@ fn main() -> ExitCode {
 /// - Arenas: glibc gives each thread that allocates under contention an arena of its own (up
 ///   to 8 per core), and memory freed in one arena is not reused by another: with tokio's
 ///   workers and the blocking pool that is several MiB of resident memory held for nothing.
-///   One arena: RSS under load 8 MiB lower than glibc's default and 2–3 MiB lower than two
-///   arenas, list throughput the same within noise (bench/RESULTS.md, "Side-by-side").
+///   Two arenas took RSS under load 8 MiB below glibc's default; one takes it another 2–3 MiB
+///   lower, list throughput the same within noise (bench/RESULTS.md, "Side by side").
 /// - mmap threshold: blocks above it get pages of their own, returned when freed. glibc raises
 ///   the threshold to the size of any such block freed, and an argon2id password hash (a
 ///   19 MiB block, at start for the initial admin and on every password login) would lift it

@@ -17,7 +17,8 @@ static ACTIVITY: AtomicU64 = AtomicU64::new(0);
 
 /// How often the trimmer looks; a burst counts as over after one quiet look.
 const TICK: Duration = Duration::from_secs(1);
-/// Trims at least this often while anything at all happened (background work included).
+/// Looks after which a quiet server trims anyway, for background work that no request marks
+/// (never while requests keep coming: then the burst's end trims).
 const EVERY: u32 = 60;
 
 /// Marks activity; every request calls it as it starts and as it ends (the request-context
